@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run every test: unit, snapshot, config-file, real end-to-end (sshd + dockerd per sandbox
+# host) and the tmux test that drives the real binary. Installs what the tests need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+export INSTA_UPDATE=no
+# The e2e tests start several Docker engines each; two at a time suits a 2-core machine.
+cargo test --all-targets --locked -- --test-threads=2

@@ -1,0 +1,276 @@
+//! Profiles: one TOML file per environment (hosts, SSH settings, services, probes).
+//!
+//! Parsing is strict: unknown fields are errors, and every error names the file, line and
+//! column. `Profile::load` parses and validates; `resolve_hosts` (in `hosts.rs`) turns hosts
+//! into ready-to-dial SSH targets.
+
+use super::diag::{ConfigError, ConfigErrors};
+use super::duration::ConfigDuration;
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub ssh: SshDefaults,
+    #[serde(default)]
+    pub hosts: Vec<HostSpec>,
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// SSH settings shared by every host (each host may override them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshDefaults {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<String>,
+    pub use_agent: Option<bool>,
+    pub known_hosts: Option<String>,
+    pub ssh_config: Option<String>,
+    pub jump: Option<String>,
+    pub connect_timeout: Option<ConfigDuration>,
+    pub keepalive_interval: Option<ConfigDuration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    pub name: Spanned<String>,
+    pub address: Spanned<String>,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<String>,
+    pub jump: Option<String>,
+    pub docker_socket: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: Spanned<String>,
+    pub hosts: Option<Vec<Spanned<String>>>,
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
+    pub container_name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub probes: Vec<ProbeSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    pub name: Option<String>,
+    pub url: Spanned<String>,
+    pub container_port: Option<u16>,
+    pub expect_status: Option<u16>,
+    pub status_field: Option<String>,
+    pub healthy_values: Option<Vec<String>>,
+    pub degraded_values: Option<Vec<String>>,
+    pub interval: Option<ConfigDuration>,
+    pub timeout: Option<ConfigDuration>,
+}
+
+/// A validated profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub path: PathBuf,
+    pub name: String,
+    pub protected: bool,
+    pub read_only: bool,
+    pub ssh: SshDefaults,
+    pub hosts: Vec<HostSpec>,
+    pub services: Vec<Service>,
+}
+
+/// How a service's containers are recognised, and how its health is probed.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    /// Host names; empty means every host.
+    pub hosts: Vec<String>,
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
+    pub container_name: Option<Regex>,
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub name: String,
+    pub url: String,
+    pub container_port: Option<u16>,
+    pub expect_status: u16,
+    pub status_field: Option<String>,
+    pub healthy_values: Vec<String>,
+    pub degraded_values: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Service {
+    /// Does a container with these labels and this name belong to the service?
+    pub fn matches(&self, name: &str, label: impl Fn(&str) -> Option<String>) -> bool {
+        if self.compose_project.is_none() && self.compose_service.is_none() && self.container_name.is_none() {
+            return false;
+        }
+        if let Some(p) = &self.compose_project {
+            if label("com.docker.compose.project").as_deref() != Some(p.as_str()) {
+                return false;
+            }
+        }
+        if let Some(s) = &self.compose_service {
+            if label("com.docker.compose.service").as_deref() != Some(s.as_str()) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.container_name {
+            if !re.is_match(name.trim_start_matches('/')) {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn runs_on(&self, host: &str) -> bool {
+        self.hosts.is_empty() || self.hosts.iter().any(|h| h == host)
+    }
+}
+
+impl Profile {
+    /// Read, parse and validate a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ConfigErrors> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::whole_file(path, format!("cannot read profile: {e}")))?;
+        Profile::parse(path, &source)
+    }
+
+    /// Parse and validate profile text; `path` is only used in messages.
+    pub fn parse(path: &Path, source: &str) -> Result<Profile, ConfigErrors> {
+        let raw: RawProfile = toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+        validate(path, source, raw)
+    }
+
+    pub fn host(&self, name: &str) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.name.get_ref() == name)
+    }
+}
+
+fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, ConfigErrors> {
+    let mut errors = Vec::new();
+    let err = |span: std::ops::Range<usize>, msg: String| ConfigError::at(path, source, Some(span), msg);
+
+    if raw.name.get_ref().trim().is_empty() {
+        errors.push(err(raw.name.span(), "profile name must not be empty".into()));
+    }
+    if raw.hosts.is_empty() {
+        errors.push(ConfigError::at(path, source, None, "profile has no [[hosts]]: add at least one host"));
+    }
+    let mut host_names = HashSet::new();
+    for h in &raw.hosts {
+        let name = h.name.get_ref();
+        if name.trim().is_empty() {
+            errors.push(err(h.name.span(), "host name must not be empty".into()));
+        } else if !host_names.insert(name.clone()) {
+            errors.push(err(h.name.span(), format!("duplicate host name {name:?}")));
+        }
+        if h.address.get_ref().trim().is_empty() {
+            errors.push(err(h.address.span(), format!("host {name:?}: address must not be empty")));
+        }
+    }
+
+    let mut services = Vec::new();
+    let mut service_names = HashSet::new();
+    for s in raw.services {
+        let name = s.name.get_ref().clone();
+        if !service_names.insert(name.clone()) {
+            errors.push(err(s.name.span(), format!("duplicate service name {name:?}")));
+        }
+        let mut hosts = Vec::new();
+        for h in s.hosts.iter().flatten() {
+            if !host_names.contains(h.get_ref()) {
+                errors.push(err(
+                    h.span(),
+                    format!("service {name:?} names unknown host {:?} (hosts: {})", h.get_ref(), sorted(&host_names)),
+                ));
+            }
+            hosts.push(h.get_ref().clone());
+        }
+        let container_name = match &s.container_name {
+            Some(pat) => match Regex::new(pat.get_ref()) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    errors.push(err(pat.span(), format!("service {name:?}: invalid container_name regex: {e}")));
+                    None
+                }
+            },
+            None => None,
+        };
+        if s.compose_project.is_none() && s.compose_service.is_none() && s.container_name.is_none() {
+            errors.push(err(
+                s.name.span(),
+                format!(
+                    "service {name:?} matches no containers: set compose_project/compose_service or container_name"
+                ),
+            ));
+        }
+        let mut probes = Vec::new();
+        for p in s.probes {
+            let url = p.url.get_ref();
+            if !url.starts_with("http://") {
+                errors.push(err(p.url.span(), format!("probe URL {url:?} must start with http:// (it is reached through the SSH connection on the host's loopback)")));
+            }
+            probes.push(Probe {
+                name: p.name.unwrap_or_else(|| "health".into()),
+                url: url.clone(),
+                container_port: p.container_port,
+                expect_status: p.expect_status.unwrap_or(200),
+                status_field: p.status_field,
+                healthy_values: p
+                    .healthy_values
+                    .unwrap_or_else(|| ["ok", "healthy", "up", "pass", "UP"].map(String::from).to_vec()),
+                degraded_values: p.degraded_values.unwrap_or_else(|| ["degraded", "warn"].map(String::from).to_vec()),
+                interval: p.interval.map(|d| d.0).unwrap_or(Duration::from_secs(10)),
+                timeout: p.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(3)),
+            });
+        }
+        services.push(Service {
+            name,
+            hosts,
+            compose_project: s.compose_project,
+            compose_service: s.compose_service,
+            container_name,
+            probes,
+        });
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Profile {
+        path: path.to_path_buf(),
+        name: raw.name.into_inner(),
+        protected: raw.protected,
+        read_only: raw.read_only,
+        ssh: raw.ssh,
+        hosts: raw.hosts,
+        services,
+    })
+}
+
+fn sorted(set: &HashSet<String>) -> String {
+    let mut v: Vec<_> = set.iter().cloned().collect();
+    v.sort();
+    v.join(", ")
+}

@@ -1,0 +1,215 @@
+//! Health classification: one verdict per replica (Docker state + HEALTHCHECK + probes +
+//! whether its host is reachable), and per-service rollups such as `web 3/4 healthy`.
+
+use super::model::{FleetState, HostState, ProbeVerdict};
+use crate::config::Service;
+use crate::docker::model::ContainerInfo;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Healthy,
+    Starting,
+    Degraded,
+    Unhealthy,
+    Down,
+    /// Its host cannot be reached: the last known state is stale.
+    Unknown,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Starting => "starting",
+            Health::Degraded => "degraded",
+            Health::Unhealthy => "unhealthy",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// One container of a service, with its verdict and the reason for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Replica {
+    pub host: String,
+    #[serde(skip)]
+    pub host_index: usize,
+    pub container_id: String,
+    pub container: String,
+    pub image: String,
+    pub health: Health,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    /// Declared in the profile (false: containers grouped by their compose labels or name).
+    pub configured: bool,
+    pub health: Health,
+    pub healthy: usize,
+    pub total: usize,
+    pub replicas: Vec<Replica>,
+}
+
+/// The verdict for one container on `host`.
+pub fn replica_health(host: &HostState, c: &ContainerInfo) -> (Health, String) {
+    if !host.conn.is_connected() {
+        return (Health::Unknown, format!("host {}", host.conn.label()));
+    }
+    if c.state != "running" {
+        let reason = match c.exit_code {
+            Some(code) if c.state == "exited" => format!("exited ({code})"),
+            _ => c.state.clone(),
+        };
+        return (Health::Down, reason);
+    }
+    match c.health.as_deref() {
+        Some("unhealthy") => {
+            let out = c.health_output.clone().unwrap_or_default();
+            return (Health::Unhealthy, format!("healthcheck failing: {}", first_line(&out)));
+        }
+        Some("starting") => return (Health::Starting, "healthcheck starting".into()),
+        _ => {}
+    }
+    let mut worst: Option<(ProbeVerdict, String)> = None;
+    for p in host.probes_for(&c.id) {
+        let why = match (&p.error, &p.status_value, p.http_status) {
+            (Some(e), _, _) => format!("probe {}: {e}", p.probe),
+            (None, Some(v), _) => format!("probe {}: {v}", p.probe),
+            (None, None, Some(s)) => format!("probe {}: HTTP {s}", p.probe),
+            _ => format!("probe {}", p.probe),
+        };
+        if worst.as_ref().is_none_or(|(v, _)| p.verdict > *v) {
+            worst = Some((p.verdict, why));
+        }
+    }
+    match worst {
+        Some((ProbeVerdict::Unhealthy, why)) => (Health::Unhealthy, why),
+        Some((ProbeVerdict::Degraded, why)) => (Health::Degraded, why),
+        _ => (Health::Healthy, if c.health.is_some() { "healthcheck ok".into() } else { "running".into() }),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    let line = s.lines().next().unwrap_or("");
+    &line[..line.len().min(120)]
+}
+
+/// Group every container of the fleet into services: the profile's first, then the rest by
+/// compose project/service label, or by container name.
+pub fn summarize(services: &[Service], fleet: &FleetState) -> Vec<ServiceSummary> {
+    let mut out: Vec<ServiceSummary> = services
+        .iter()
+        .map(|s| ServiceSummary {
+            name: s.name.clone(),
+            configured: true,
+            health: Health::Down,
+            healthy: 0,
+            total: 0,
+            replicas: vec![],
+        })
+        .collect();
+    let mut extra: Vec<ServiceSummary> = Vec::new();
+    for (hi, host) in fleet.hosts.iter().enumerate() {
+        for c in &host.containers {
+            let (health, reason) = replica_health(host, c);
+            let replica = Replica {
+                host: host.name.clone(),
+                host_index: hi,
+                container_id: c.id.clone(),
+                container: c.name.clone(),
+                image: c.image.clone(),
+                health,
+                reason,
+            };
+            let idx =
+                services.iter().position(|s| s.runs_on(&host.name) && s.matches(&c.name, |k| c.labels.get(k).cloned()));
+            match idx {
+                Some(i) => out[i].replicas.push(replica),
+                None => {
+                    let group = match (&c.compose_project, &c.compose_service) {
+                        (Some(p), Some(s)) => format!("{p}/{s}"),
+                        _ => c.name.clone(),
+                    };
+                    match extra.iter_mut().find(|s| s.name == group) {
+                        Some(s) => s.replicas.push(replica),
+                        None => extra.push(ServiceSummary {
+                            name: group,
+                            configured: false,
+                            health: Health::Down,
+                            healthy: 0,
+                            total: 0,
+                            replicas: vec![replica],
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    extra.sort_by(|a, b| a.name.cmp(&b.name));
+    out.extend(extra);
+    for s in &mut out {
+        s.total = s.replicas.len();
+        s.healthy = s.replicas.iter().filter(|r| r.health == Health::Healthy).count();
+        s.health = rollup(&s.replicas);
+    }
+    out
+}
+
+/// A service is healthy when every replica is; down when none runs; unknown when its hosts
+/// cannot be reached; otherwise the worst of its replicas, softened to degraded while at
+/// least one replica is still healthy.
+fn rollup(replicas: &[Replica]) -> Health {
+    if replicas.is_empty() {
+        return Health::Down;
+    }
+    if replicas.iter().all(|r| r.health == Health::Healthy) {
+        return Health::Healthy;
+    }
+    if replicas.iter().all(|r| r.health == Health::Unknown) {
+        return Health::Unknown;
+    }
+    let healthy = replicas.iter().filter(|r| r.health == Health::Healthy).count();
+    let worst = replicas.iter().map(|r| r.health).filter(|h| *h != Health::Unknown).max().unwrap_or(Health::Unknown);
+    if healthy > 0 && worst > Health::Degraded {
+        Health::Degraded
+    } else if replicas.iter().all(|r| r.health == Health::Down) {
+        Health::Down
+    } else {
+        worst
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(h: Health) -> Replica {
+        Replica {
+            host: "h".into(),
+            host_index: 0,
+            container_id: "c".into(),
+            container: "c".into(),
+            image: "i".into(),
+            health: h,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn rollups() {
+        use Health::*;
+        assert_eq!(rollup(&[]), Down);
+        assert_eq!(rollup(&[r(Healthy), r(Healthy)]), Healthy);
+        assert_eq!(rollup(&[r(Healthy), r(Down)]), Degraded);
+        assert_eq!(rollup(&[r(Down), r(Down)]), Down);
+        assert_eq!(rollup(&[r(Unhealthy), r(Down)]), Down);
+        assert_eq!(rollup(&[r(Starting), r(Unhealthy)]), Unhealthy);
+        assert_eq!(rollup(&[r(Unknown), r(Unknown)]), Unknown);
+        assert_eq!(rollup(&[r(Healthy), r(Degraded)]), Degraded);
+    }
+}

@@ -1,0 +1,12 @@
+//! fleetdeck: a terminal operations console for Docker fleets reached over SSH.
+//!
+//! The engine (`config`, `ssh`, `docker`, `fleet`, `sandbox`) never imports ratatui or
+//! crossterm; `tui` and `cli` are thin front ends over it.
+
+pub mod cli;
+pub mod config;
+pub mod docker;
+pub mod fleet;
+pub mod sandbox;
+pub mod ssh;
+pub mod tui;

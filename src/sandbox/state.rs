@@ -1,0 +1,143 @@
+//! What a sandbox is made of on disk: the per-host paths and ports, and the state file
+//! (`<dir>/sandbox.json`) that lets another process re-open the sandbox to stop it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::SandboxError;
+
+/// File name of the state file inside the sandbox directory.
+pub const STATE_FILE: &str = "sandbox.json";
+
+/// One sandbox host: an sshd on 127.0.0.1:`ssh_port` and a Docker engine on `docker_socket`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SandboxHost {
+    /// Host name in the generated profile: `host-1`, `host-2`, ...
+    pub name: String,
+    /// Port of this host's sshd on 127.0.0.1.
+    pub ssh_port: u16,
+    /// This host's Docker engine socket (give it to `docker -H unix://...`).
+    pub docker_socket: PathBuf,
+    /// Per-host directory in the sandbox dir (configs, keys, logs, the engine's data root).
+    pub host_dir: PathBuf,
+    /// dockerd `--data-root`.
+    pub data_root: PathBuf,
+    /// dockerd `--exec-root` (short path: it holds containerd's sockets).
+    pub exec_root: PathBuf,
+    /// dockerd `--pidfile`.
+    pub dockerd_pidfile: PathBuf,
+    /// dockerd's own config file (so /etc/docker/daemon.json does not apply).
+    pub dockerd_config: PathBuf,
+    /// dockerd's log (stdout and stderr).
+    pub dockerd_log: PathBuf,
+    /// Pid of dockerd, once started.
+    pub dockerd_pid: Option<u32>,
+    /// sshd's config file.
+    pub sshd_config: PathBuf,
+    /// sshd's pid file (the listener's pid; changes when sshd is restarted).
+    pub sshd_pidfile: PathBuf,
+    /// sshd's log (`sshd -E`).
+    pub sshd_log: PathBuf,
+    /// This host's ed25519 host key (private; the public key is next to it with `.pub`).
+    pub host_key: PathBuf,
+    /// dockerd `--cgroup-parent` (cgroupfs path) of this engine's containers.
+    pub cgroup_parent: String,
+}
+
+impl SandboxHost {
+    /// Lays out host number `number` (1-based) of sandbox `prefix` under `dir` (configs, logs,
+    /// data) and `run_root` (sockets and exec root, kept short).
+    pub(crate) fn layout(number: usize, prefix: &str, dir: &Path, run_root: &Path, ssh_port: u16) -> Self {
+        let name = format!("host-{number}");
+        let host_dir = dir.join(&name);
+        let run = run_root.join(format!("h{number}"));
+        SandboxHost {
+            ssh_port,
+            docker_socket: run.join("docker.sock"),
+            data_root: host_dir.join("docker-data"),
+            exec_root: run.join("exec"),
+            dockerd_pidfile: host_dir.join("dockerd.pid"),
+            dockerd_config: host_dir.join("daemon.json"),
+            dockerd_log: host_dir.join("dockerd.log"),
+            dockerd_pid: None,
+            sshd_config: host_dir.join("sshd_config"),
+            sshd_pidfile: host_dir.join("sshd.pid"),
+            sshd_log: host_dir.join("sshd.log"),
+            host_key: host_dir.join("ssh_host_ed25519_key"),
+            cgroup_parent: format!("/fleetdeck-{prefix}-h{number}"),
+            host_dir,
+            name,
+        }
+    }
+
+    /// The sshd listener's pid right now (from its pid file), if it is running.
+    pub fn sshd_pid(&self) -> Option<u32> {
+        super::procs::read_pidfile(&self.sshd_pidfile).filter(|p| super::procs::alive(*p))
+    }
+
+    /// `unix://<docker_socket>`, the value for `docker -H` or `DOCKER_HOST`.
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.docker_socket.display())
+    }
+}
+
+/// The state file's content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SandboxState {
+    pub version: u32,
+    pub prefix: String,
+    pub dir: PathBuf,
+    pub run_root: PathBuf,
+    pub profile_path: PathBuf,
+    pub client_key: PathBuf,
+    pub known_hosts: PathBuf,
+    pub ssh_config: PathBuf,
+    pub authorized_keys: PathBuf,
+    pub storage_driver: Option<String>,
+    pub hosts: Vec<SandboxHost>,
+}
+
+impl SandboxState {
+    pub(crate) fn write(&self) -> Result<(), SandboxError> {
+        let path = self.dir.join(STATE_FILE);
+        let json =
+            serde_json::to_string_pretty(self).map_err(|e| SandboxError::new("write state file", e.to_string()))?;
+        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
+        std::fs::write(&tmp, json).map_err(|e| SandboxError::io("write state file", &tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| SandboxError::io("write state file", &path, e))
+    }
+
+    pub(crate) fn read(dir: &Path) -> Result<SandboxState, SandboxError> {
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| SandboxError::io("read state file", &path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| SandboxError::new("read state file", format!("{}: {e}", path.display())))
+    }
+}
+
+/// Where sockets and exec roots go: under `dir` when that keeps every socket path well within
+/// the 108-byte limit of unix socket paths, else under `/tmp/<prefix>`.
+pub(crate) fn run_root_for(dir: &Path, prefix: &str) -> PathBuf {
+    let candidate = dir.join("run");
+    // The longest socket path: <run_root>/h99/exec/containerd/containerd.sock.ttrpc
+    let longest = candidate.join("h99/exec/containerd/containerd.sock.ttrpc");
+    if longest.as_os_str().len() <= 100 {
+        candidate
+    } else {
+        PathBuf::from(format!("/tmp/{prefix}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_dirs_put_sockets_under_tmp() {
+        let short = run_root_for(Path::new("/tmp/.tmpAbc123"), "fdx");
+        assert_eq!(short, Path::new("/tmp/.tmpAbc123/run"));
+        let long_dir = PathBuf::from(format!("/work/{}", "d".repeat(80)));
+        assert_eq!(run_root_for(&long_dir, "fdx"), Path::new("/tmp/fdx"));
+    }
+}

@@ -1,0 +1,112 @@
+//! Running commands on a host: collected (`exec`) or streamed line by line (`exec_lines`).
+//! Concurrent execs are bounded below sshd's MaxSessions.
+
+use super::client::SshSession;
+use russh::ChannelMsg;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Exit status; `None` when the process was killed by a signal.
+    pub status: Option<u32>,
+    pub signal: Option<String>,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// One piece of a streamed command's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecEvent {
+    Stdout(String),
+    Stderr(String),
+    Exit { status: Option<u32>, signal: Option<String> },
+}
+
+impl SshSession {
+    /// Run `command` and collect its output. Reads until the channel closes: the exit status
+    /// can arrive before or after EOF.
+    pub async fn exec(&self, command: &str) -> Result<ExecOutput, russh::Error> {
+        let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
+        let mut ch = self.handle.channel_open_session().await?;
+        ch.exec(true, command).await?;
+        let mut out = ExecOutput::default();
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => out.signal = Some(format!("{signal_name:?}")),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run a long-lived `command`, sending each complete output line into `tx` as it comes.
+    /// The channel is drained continuously (so it can never stall the connection); when `tx`
+    /// is full, lines are dropped rather than blocking. Returns when the command exits or the
+    /// receiver is gone.
+    pub async fn exec_lines(&self, command: &str, tx: mpsc::Sender<ExecEvent>) -> Result<(), russh::Error> {
+        let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
+        let mut ch = self.handle.channel_open_session().await?;
+        ch.exec(true, command).await?;
+        let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
+        let (mut status, mut signal) = (None, None);
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => split_lines(&mut out_buf, &data, |l| {
+                    let _ = tx.try_send(ExecEvent::Stdout(l));
+                }),
+                ChannelMsg::ExtendedData { data, .. } => split_lines(&mut err_buf, &data, |l| {
+                    let _ = tx.try_send(ExecEvent::Stderr(l));
+                }),
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => signal = Some(format!("{signal_name:?}")),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+            if tx.is_closed() {
+                let _ = ch.close().await;
+                return Ok(());
+            }
+        }
+        let _ = tx.send(ExecEvent::Exit { status, signal }).await;
+        Ok(())
+    }
+}
+
+fn split_lines(buf: &mut Vec<u8>, data: &[u8], mut emit: impl FnMut(String)) {
+    buf.extend_from_slice(data);
+    while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = buf.drain(..=pos).collect();
+        emit(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_across_chunks() {
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        split_lines(&mut buf, b"ab", |l| got.push(l));
+        split_lines(&mut buf, b"c\r\nde\nf", |l| got.push(l));
+        assert_eq!(got, vec!["abc", "de"]);
+        assert_eq!(buf, b"f");
+    }
+}

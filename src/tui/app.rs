@@ -1,0 +1,467 @@
+//! The console's state and its single `update`: every key (already resolved to an action by
+//! the keymap), worker event and prompt becomes a `Msg`; `update` mutates the state and
+//! returns the effects the event loop must carry out.
+
+use super::action::{self, Action, Context};
+use super::keymap::{KeyResolution, Keymap};
+use super::rows::{visible_rows, Row, SortKey};
+use super::text::TextInput;
+use crate::config::Service;
+use crate::fleet::health::{summarize, ServiceSummary};
+use crate::fleet::model::{FleetEvent, FleetState};
+use crate::ssh::Prompt;
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use std::collections::{HashSet, VecDeque};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Dashboard,
+    /// A container's details (host index, container id).
+    Detail {
+        host: usize,
+        container: String,
+    },
+    Help,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Services,
+    Hosts,
+}
+
+/// A question from the engine waiting for the user.
+#[derive(Debug)]
+pub struct PendingPrompt {
+    pub prompt: Prompt,
+    pub input: TextInput,
+}
+
+#[derive(Debug, Default)]
+pub struct PaletteState {
+    pub input: TextInput,
+    pub selected: usize,
+}
+
+pub enum Msg {
+    Key(KeyEvent),
+    Action(Action),
+    Fleet(FleetEvent),
+    Prompt(Prompt),
+    Tick(DateTime<Utc>),
+    Resize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    RetryHost(usize),
+}
+
+pub struct App {
+    pub profile_name: String,
+    pub protected: bool,
+    pub read_only: bool,
+    pub services: Vec<Service>,
+    pub fleet: FleetState,
+    pub summaries: Vec<ServiceSummary>,
+    pub keymap: Keymap,
+    pub screen: Screen,
+    pub focus: Focus,
+    pub filter: TextInput,
+    pub filter_editing: bool,
+    pub sort: SortKey,
+    pub expanded: HashSet<String>,
+    pub selected: usize,
+    pub host_selected: usize,
+    pub scroll: u16,
+    pub show_log: bool,
+    pub palette: Option<PaletteState>,
+    pub prompts: VecDeque<PendingPrompt>,
+    pub now: DateTime<Utc>,
+    pub should_quit: bool,
+    /// Something visible changed since the last draw.
+    pub dirty: bool,
+    /// A transient message for the status line.
+    pub flash: Option<String>,
+}
+
+impl App {
+    pub fn new(profile: &crate::config::Profile, read_only: bool, fleet: FleetState, keymap: Keymap) -> App {
+        let mut app = App {
+            profile_name: profile.name.clone(),
+            protected: profile.protected,
+            read_only: read_only || profile.read_only,
+            services: profile.services.clone(),
+            fleet,
+            summaries: vec![],
+            keymap,
+            screen: Screen::Dashboard,
+            focus: Focus::Services,
+            filter: TextInput::default(),
+            filter_editing: false,
+            sort: SortKey::default(),
+            expanded: HashSet::new(),
+            selected: 0,
+            host_selected: 0,
+            scroll: 0,
+            show_log: false,
+            palette: None,
+            prompts: VecDeque::new(),
+            now: Utc::now(),
+            should_quit: false,
+            dirty: true,
+            flash: None,
+        };
+        app.recompute();
+        app
+    }
+
+    /// The context whose bindings apply right now.
+    pub fn context(&self) -> Context {
+        if !self.prompts.is_empty() {
+            Context::Prompt
+        } else if self.palette.is_some() {
+            Context::Palette
+        } else if self.filter_editing {
+            Context::Filter
+        } else {
+            match self.screen {
+                Screen::Dashboard => Context::Dashboard,
+                Screen::Detail { .. } => Context::Detail,
+                Screen::Help => Context::Help,
+            }
+        }
+    }
+
+    /// Does this context take typed text (unbound printable keys edit a text field)?
+    fn text_target(&mut self) -> Option<&mut TextInput> {
+        if let Some(p) = self.prompts.front_mut() {
+            return matches!(p.prompt, Prompt::Passphrase { .. }).then_some(&mut p.input);
+        }
+        if let Some(p) = self.palette.as_mut() {
+            return Some(&mut p.input);
+        }
+        if self.filter_editing {
+            return Some(&mut self.filter);
+        }
+        None
+    }
+
+    pub fn rows(&self) -> Vec<Row> {
+        visible_rows(&self.summaries, self.sort, &self.filter.value, |s| self.expanded.contains(s))
+    }
+
+    fn recompute(&mut self) {
+        self.summaries = summarize(&self.services, &self.fleet);
+        let n = self.rows().len();
+        if self.selected >= n {
+            self.selected = n.saturating_sub(1);
+        }
+        if self.host_selected >= self.fleet.hosts.len() {
+            self.host_selected = self.fleet.hosts.len().saturating_sub(1);
+        }
+    }
+
+    /// The single place where state changes.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) => {
+                let ctx = self.context();
+                match self.keymap.resolve(ctx, key) {
+                    KeyResolution::Action(a) => return self.update(Msg::Action(a)),
+                    KeyResolution::Pending => {}
+                    KeyResolution::Unbound => {
+                        if let Some(input) = self.text_target() {
+                            if input.handle_key(key) {
+                                self.after_text_edit();
+                                self.dirty = true;
+                            }
+                        }
+                    }
+                }
+                vec![]
+            }
+            Msg::Action(a) => {
+                self.dirty = true;
+                self.flash = None;
+                self.act(a)
+            }
+            Msg::Fleet(ev) => {
+                if self.fleet.apply(ev) {
+                    self.recompute();
+                    self.dirty = true;
+                }
+                vec![]
+            }
+            Msg::Prompt(p) => {
+                self.prompts.push_back(PendingPrompt { prompt: p, input: TextInput::default() });
+                self.dirty = true;
+                vec![]
+            }
+            Msg::Tick(now) => {
+                // Time alone changes the picture only where ages are shown: redraw each second
+                // where they are shown in seconds, else once a minute.
+                let second = now.timestamp() != self.now.timestamp();
+                let minute = now.timestamp() / 60 != self.now.timestamp() / 60;
+                if minute || (second && self.shows_seconds(now)) {
+                    self.dirty = true;
+                }
+                self.now = now;
+                vec![]
+            }
+            Msg::Resize => {
+                self.dirty = true;
+                vec![]
+            }
+        }
+    }
+
+    /// Is anything on screen aged in seconds (so it changes every second)?
+    fn shows_seconds(&self, now: DateTime<Utc>) -> bool {
+        self.show_log
+            || matches!(self.screen, Screen::Detail { .. })
+            || self.fleet.hosts.iter().any(|h| {
+                !h.conn.is_connected()
+                    || h.containers.iter().any(|c| c.started_at.is_some_and(|t| (now - t).num_seconds() < 60))
+            })
+    }
+
+    fn after_text_edit(&mut self) {
+        if self.filter_editing {
+            self.selected = 0;
+        }
+        if let Some(p) = self.palette.as_mut() {
+            p.selected = 0;
+        }
+    }
+
+    fn act(&mut self, a: Action) -> Vec<Effect> {
+        let info = action::info(a);
+        if info.mutating && self.read_only {
+            self.flash = Some(format!("{}: disabled (read-only)", info.name));
+            return vec![];
+        }
+        match self.context() {
+            Context::Prompt => return self.act_prompt(a),
+            Context::Palette => return self.act_palette(a),
+            Context::Filter => {
+                match a {
+                    Action::Confirm => self.filter_editing = false,
+                    Action::Cancel | Action::ClearFilter => {
+                        self.filter.clear();
+                        self.filter_editing = false;
+                    }
+                    other => return self.act_screen(other),
+                }
+                return vec![];
+            }
+            _ => {}
+        }
+        self.act_screen(a)
+    }
+
+    fn act_screen(&mut self, a: Action) -> Vec<Effect> {
+        let rows = self.rows();
+        let page = 10;
+        match a {
+            Action::Quit => self.should_quit = true,
+            Action::Help => {
+                self.screen = if self.screen == Screen::Help { Screen::Dashboard } else { Screen::Help };
+                self.scroll = 0;
+            }
+            Action::Palette => self.palette = Some(PaletteState::default()),
+            Action::ToggleLog => self.show_log = !self.show_log,
+            Action::Filter => {
+                self.screen = Screen::Dashboard;
+                self.filter_editing = true;
+            }
+            Action::ClearFilter => self.filter.clear(),
+            Action::Back | Action::Cancel => {
+                self.screen = Screen::Dashboard;
+                self.scroll = 0;
+            }
+            Action::SortNext => {
+                self.sort = self.sort.next();
+                self.flash = Some(format!("sorted by {}", self.sort.label()));
+            }
+            Action::FocusNext => {
+                self.focus = if self.focus == Focus::Services { Focus::Hosts } else { Focus::Services };
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                self.move_cursor(a, rows.len(), page)
+            }
+            Action::Expand | Action::Collapse | Action::ToggleExpand => {
+                if let Some(name) = self.selected_service_name(&rows) {
+                    let open = match a {
+                        Action::Expand => true,
+                        Action::Collapse => false,
+                        _ => !self.expanded.contains(&name),
+                    };
+                    if open {
+                        self.expanded.insert(name);
+                    } else {
+                        self.expanded.remove(&name);
+                        // keep the cursor on the service row
+                        if let Some(Row::Replica(si, _)) = rows.get(self.selected) {
+                            let si = *si;
+                            self.selected = self.rows().iter().position(|r| *r == Row::Service(si)).unwrap_or(0);
+                        }
+                    }
+                }
+            }
+            Action::ExpandAll => self.expanded = self.summaries.iter().map(|s| s.name.clone()).collect(),
+            Action::CollapseAll => {
+                self.expanded.clear();
+                self.selected = 0;
+            }
+            Action::Open | Action::Confirm => {
+                if self.screen == Screen::Dashboard {
+                    self.open_selected(&rows);
+                }
+            }
+            Action::RetryHost => {
+                if self.focus == Focus::Hosts {
+                    self.flash = Some(format!("reconnecting {}", self.fleet.hosts[self.host_selected].name));
+                    return vec![Effect::RetryHost(self.host_selected)];
+                }
+                if let Some(h) = self.selected_host(&rows) {
+                    self.flash = Some(format!("reconnecting {}", self.fleet.hosts[h].name));
+                    return vec![Effect::RetryHost(h)];
+                }
+            }
+        }
+        vec![]
+    }
+
+    fn move_cursor(&mut self, a: Action, n: usize, page: usize) {
+        if self.screen != Screen::Dashboard {
+            self.scroll = match a {
+                Action::Up => self.scroll.saturating_sub(1),
+                Action::Down => self.scroll.saturating_add(1),
+                Action::PageUp => self.scroll.saturating_sub(page as u16),
+                Action::PageDown => self.scroll.saturating_add(page as u16),
+                Action::Top => 0,
+                _ => u16::MAX / 2,
+            };
+            return;
+        }
+        let (cur, len) = match self.focus {
+            Focus::Services => (self.selected, n),
+            Focus::Hosts => (self.host_selected, self.fleet.hosts.len()),
+        };
+        let last = len.saturating_sub(1);
+        let next = match a {
+            Action::Up => cur.saturating_sub(1),
+            Action::Down => (cur + 1).min(last),
+            Action::PageUp => cur.saturating_sub(page),
+            Action::PageDown => (cur + page).min(last),
+            Action::Top => 0,
+            _ => last,
+        };
+        match self.focus {
+            Focus::Services => self.selected = next,
+            Focus::Hosts => self.host_selected = next,
+        }
+    }
+
+    fn selected_service_name(&self, rows: &[Row]) -> Option<String> {
+        match rows.get(self.selected)? {
+            Row::Service(si) | Row::Replica(si, _) => Some(self.summaries[*si].name.clone()),
+        }
+    }
+
+    fn selected_host(&self, rows: &[Row]) -> Option<usize> {
+        match rows.get(self.selected)? {
+            Row::Replica(si, ri) => Some(self.summaries[*si].replicas[*ri].host_index),
+            Row::Service(_) => None,
+        }
+    }
+
+    fn open_selected(&mut self, rows: &[Row]) {
+        match rows.get(self.selected) {
+            Some(Row::Replica(si, ri)) => {
+                let r = &self.summaries[*si].replicas[*ri];
+                self.screen = Screen::Detail { host: r.host_index, container: r.container_id.clone() };
+                self.scroll = 0;
+            }
+            Some(Row::Service(si)) => {
+                // a service with one replica opens it directly; otherwise expand it
+                let s = &self.summaries[*si];
+                if s.replicas.len() == 1 {
+                    let r = &s.replicas[0];
+                    self.screen = Screen::Detail { host: r.host_index, container: r.container_id.clone() };
+                    self.scroll = 0;
+                } else {
+                    self.expanded.insert(s.name.clone());
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Actions offered by the palette in the current screen, best match first.
+    pub fn palette_items(&self) -> Vec<&'static action::ActionInfo> {
+        let ctx = match self.screen {
+            Screen::Dashboard => Context::Dashboard,
+            Screen::Detail { .. } => Context::Detail,
+            Screen::Help => Context::Help,
+        };
+        let candidates: Vec<&'static action::ActionInfo> = action::REGISTRY
+            .iter()
+            .filter(|i| i.contexts.iter().any(|c| *c == ctx || *c == Context::Global))
+            .filter(|i| i.action != Action::Palette)
+            .collect();
+        let query = self.palette.as_ref().map(|p| p.input.value.as_str()).unwrap_or("");
+        super::fuzzy::rank(query, candidates, |i| format!("{} {}", i.name, i.desc))
+    }
+
+    fn act_palette(&mut self, a: Action) -> Vec<Effect> {
+        let items = self.palette_items();
+        let Some(p) = self.palette.as_mut() else { return vec![] };
+        match a {
+            Action::Up => p.selected = p.selected.saturating_sub(1),
+            Action::Down => p.selected = (p.selected + 1).min(items.len().saturating_sub(1)),
+            Action::Confirm => {
+                let chosen = items.get(p.selected).map(|i| i.action);
+                self.palette = None;
+                if let Some(action) = chosen {
+                    return self.act(action);
+                }
+            }
+            Action::Cancel | Action::Back | Action::Palette => self.palette = None,
+            Action::Quit => self.should_quit = true,
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn act_prompt(&mut self, a: Action) -> Vec<Effect> {
+        let answer = match a {
+            Action::Confirm => true,
+            Action::Cancel => false,
+            Action::Quit => {
+                self.should_quit = true;
+                false
+            }
+            _ => return vec![],
+        };
+        if let Some(p) = self.prompts.pop_front() {
+            match p.prompt {
+                Prompt::HostKey { reply, host, .. } => {
+                    let _ = reply.send(answer);
+                    log::info!("{host}: host key {}", if answer { "accepted" } else { "refused" });
+                }
+                Prompt::Passphrase { reply, .. } => {
+                    let _ = reply.send(answer.then(|| p.input.value.clone()));
+                }
+            }
+        }
+        vec![]
+    }
+
+    /// Keys bound to `action` in the current context, for hints ("q", "ctrl-c").
+    pub fn keys(&self, ctx: Context, a: Action) -> Vec<String> {
+        self.keymap.keys_for(ctx, a)
+    }
+}

@@ -1,0 +1,12 @@
+//! The terminal console: a thin front end over the engine. Input and worker events become
+//! messages; one `update` changes the state; views are pure functions of that state.
+
+pub mod action;
+pub mod app;
+pub mod fuzzy;
+pub mod keymap;
+pub mod rows;
+pub mod run;
+pub mod text;
+pub mod theme;
+pub mod view;

@@ -1,0 +1,141 @@
+//! The console's event loop: terminal setup and restore (on every exit path, panics
+//! included), crossterm's async EventStream, worker events and prompts in, redraw only when
+//! something changed.
+
+use super::app::{App, Effect, Msg};
+use super::keymap::{user_config_dir, Keymap};
+use super::theme::Theme;
+use super::view;
+use crate::cli::UiArgs;
+use crate::config::hosts::resolve_hosts;
+use crate::config::Profile;
+use crate::fleet::worker::WorkerConfig;
+use crate::fleet::Fleet;
+use crate::ssh::ConnectOptions;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Restores the terminal when dropped, whatever the reason.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Run the console on `profile_path`; returns the exit code.
+pub fn run_console(profile_path: &Path, ui: &UiArgs) -> i32 {
+    let profile = match Profile::load(profile_path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let hosts = match resolve_hosts(&profile) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let overlay = user_config_dir();
+    let keymap = match Keymap::load(ui.keymap.as_deref(), overlay.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = match Theme::load(ui.theme.as_deref(), overlay.as_deref(), no_color) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let _ = tui_logger::init_logger(log::LevelFilter::Debug);
+    tui_logger::set_default_level(log::LevelFilter::Info);
+    let _ = color_eyre::install();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fleetdeck: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    let code = rt.block_on(event_loop(profile, hosts, keymap, theme, ui.read_only));
+    rt.shutdown_timeout(Duration::from_millis(300));
+    match code {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("fleetdeck: {e}");
+            1
+        }
+    }
+}
+
+async fn event_loop(
+    profile: Profile,
+    hosts: Vec<crate::config::hosts::ResolvedHost>,
+    keymap: Keymap,
+    theme: Theme,
+    read_only: bool,
+) -> std::io::Result<()> {
+    let (prompt_tx, mut prompt_rx) = mpsc::channel(16);
+    let opts = ConnectOptions {
+        accept_new_host_keys: false,
+        prompts: Some(prompt_tx),
+        passphrase: std::env::var("FLEETDECK_KEY_PASSPHRASE").ok(),
+    };
+    let (mut fleet, state) = Fleet::start(&profile, hosts, opts, WorkerConfig::default());
+    let mut app = App::new(&profile, read_only, state, keymap);
+
+    // ratatui::init installs a panic hook that restores the terminal before the panic report.
+    let mut terminal = ratatui::try_init()?;
+    let _guard = TerminalGuard;
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut term_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+
+    while !app.should_quit {
+        if app.dirty {
+            terminal.draw(|f| view::render(f, f.area(), &app, &theme))?;
+            app.dirty = false;
+        }
+        let effects = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => app.update(Msg::Key(k)),
+                Some(Ok(Event::Resize(..))) => app.update(Msg::Resize),
+                Some(Ok(_)) => vec![],
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(ev) = fleet.events.recv() => {
+                let mut effects = app.update(Msg::Fleet(ev));
+                // take whatever else is already queued before drawing once
+                while let Ok(ev) = fleet.events.try_recv() {
+                    effects.extend(app.update(Msg::Fleet(ev)));
+                }
+                effects
+            }
+            Some(p) = prompt_rx.recv() => app.update(Msg::Prompt(p)),
+            _ = tick.tick() => app.update(Msg::Tick(chrono::Utc::now())),
+            _ = term_signal.recv() => break,
+            _ = hup_signal.recv() => break,
+        };
+        for effect in effects {
+            match effect {
+                Effect::RetryHost(h) => fleet.retry(h),
+            }
+        }
+    }
+    drop(fleet);
+    Ok(())
+}

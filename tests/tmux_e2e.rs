@@ -1,0 +1,109 @@
+//! As a person would: the real binary in a real terminal (tmux) against the real sandbox.
+//! Launch, filter, drill into a container, open help, quit, and check the terminal is
+//! restored.
+
+mod common;
+
+use common::*;
+use fleetdeck::sandbox::Sandbox;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+    fn send(&self, keys: &[&str]) {
+        let st = self.cmd().args(["send-keys", "-t", "fd"]).args(keys).status().unwrap();
+        assert!(st.success());
+    }
+    fn capture(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn display(&self, fmt: &str) -> String {
+        let out = self.cmd().args(["display-message", "-p", "-t", "fd", fmt]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.capture();
+            if cond(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+#[test]
+fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
+    let (_tmp, sb) = sandbox(2);
+    let name1 = format!("{}-web-1", sb.prefix);
+    let w1 = sb.run_web(0, &name1, "v1", Sandbox::free_port(), "web").unwrap();
+    let w2 = sb.run_web(1, &format!("{}-api-1", sb.prefix), "v4-degraded", Sandbox::free_port(), "api").unwrap();
+    sb.wait_healthy(0, &w1, Duration::from_secs(30)).unwrap();
+    sb.wait_healthy(1, &w2, Duration::from_secs(30)).unwrap();
+
+    let tmux = Tmux { socket: format!("{}-tmux", sb.prefix) };
+    let command = format!(
+        "env -u NO_COLOR {} --profile {}; echo EXITED:$?; sleep 60",
+        bin().display(),
+        sb.profile_path.display()
+    );
+    let st =
+        tmux.cmd().args(["new-session", "-d", "-s", "fd", "-x", "180", "-y", "40"]).arg(&command).status().unwrap();
+    assert!(st.success());
+
+    // The dashboard: both hosts connected, services with replica counts and health.
+    let screen = tmux.wait_for("dashboard with probes", |s| {
+        s.contains("Hosts (2)") && s.matches("connected").count() >= 2 && s.contains("degraded") && s.contains("1/1")
+    });
+    assert!(screen.contains("web"), "{screen}");
+    assert!(screen.contains("api"), "{screen}");
+    assert_eq!(tmux.display("#{alternate_on}"), "1", "runs in the alternate screen");
+
+    // Filter by the container name: only the web service remains, expanded to the match.
+    tmux.send(&["/"]);
+    tmux.send(&["-l", "web-1"]);
+    let screen = tmux.wait_for("filtered view", |s| s.contains("filter: web-1") && s.contains(&name1[..12]));
+    assert!(!screen.contains("api "), "api is filtered out:\n{screen}");
+    tmux.send(&["Enter"]);
+
+    // Drill into the container: details, probe body, verdict.
+    tmux.send(&["Down", "Enter"]);
+    let screen = tmux.wait_for("container detail", |s| s.contains("verdict") && s.contains(&w1));
+    assert!(screen.contains("fleetdeck-demo/web:v1"), "{screen}");
+    assert!(screen.contains("probe health"), "{screen}");
+
+    // Help lists the bindings from the keymap.
+    tmux.send(&["Escape", "?"]);
+    let screen = tmux.wait_for("help", |s| s.contains("Help: keys"));
+    assert!(screen.contains("quit") && screen.contains("filter"), "{screen}");
+    tmux.send(&["Escape"]);
+    tmux.wait_for("dashboard again", |s| s.contains("Hosts (2)"));
+
+    // Quit: the process exits 0 and the terminal is restored (main screen, cursor shown).
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("exit", |s| s.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor visible again");
+    assert!(!screen.contains("Hosts (2)"), "dashboard gone from the restored screen:\n{screen}");
+}
