@@ -229,7 +229,7 @@ fn keymap_errors_are_all_reported() {
          k.toml:4:10: invalid key \"gg\": expected a single character, a key name (enter, esc, tab, backtab, backspace, \
          up, down, left, right, pgup, pgdn, home, end, space, delete, insert, f1-f12) or a modifier form such as \
          \"ctrl-x\"; for a sequence of keys separate them with spaces: \"g g\"\n\
-         k.toml:4:31: unknown field `key` in a [global] binding (expected `on`, `run` or `desc`)\n\
+         k.toml:4:30: unknown field `key` in a [global] binding (expected `on`, `run` or `desc`)\n\
          k.toml:9:10: key \"g g\" conflicts with \"g\" in [dashboard] (line 8): \"g\" cannot be bound on its own and \
          also start the sequence \"g g\"\n\
          k.toml:10:3: binding in [dashboard] has no `on` (the key, e.g. on = \"q\" or on = [\"j\", \"down\"])"
@@ -464,9 +464,8 @@ const INVALID: &[(&str, &str)] = &[
     ("theme_unknown_style.toml", "3:1: unknown style \"helthy\" (did you mean \"healthy\"?)"),
     (
         "theme_unknown_field.toml",
-        "3:11: unknown field \"color\" in style \"title\" (did you mean \"fg\"? expected fg, bg, bold, italic, \
-         underlined, reversed, dim)",
-    ),
+        "3:11: unknown field `color` in style \"title\" (did you mean `fg`? expected `fg`, `bg`, `bold`, \
+         `italic`, `underlined`, `reversed` or `dim`)"),
     ("theme_syntax_error.toml", "4:1: missing comma between key-value pairs, expected `,`"),
     (
         "profile_unknown_field.toml",

@@ -92,6 +92,29 @@ fn sandbox_pids(sb: &Sandbox) -> BTreeSet<u32> {
     pids
 }
 
+/// Unix socket paths that `pids` have open (containerd shims listen in /run/containerd/s).
+fn socket_paths(pids: &[u32]) -> Vec<String> {
+    let mut inodes = Vec::new();
+    for pid in pids {
+        for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+            if let Ok(t) = std::fs::read_link(fd.path()) {
+                let t = t.to_string_lossy().into_owned();
+                if let Some(i) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                    inodes.push(i.to_string());
+                }
+            }
+        }
+    }
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 7 && inodes.iter().any(|i| i == f[6])).then(|| f[7].to_string())
+        })
+        .collect()
+}
+
 fn require_prerequisites() {
     if let Err(e) = check_prerequisites() {
         panic!("{e}");
@@ -295,6 +318,16 @@ fn long_dir_broken_images_and_crashed_engine() {
     // The engine crashes hard, leaving containerd, shims, containers and mounts behind:
     // teardown still removes everything.
     let pids = sandbox_pids(&sb);
+    let shims: Vec<u32> = pids_mentioning(&sb.run_root)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default().contains("containerd-shim")
+        })
+        .collect();
+    assert_eq!(shims.len(), 3, "one shim per container");
+    let shim_sockets: Vec<String> =
+        socket_paths(&shims).into_iter().filter(|s| s.starts_with("/run/containerd/s/")).collect();
+    assert!(!shim_sockets.is_empty());
     let dockerd = sb.hosts[0].dockerd_pid.expect("dockerd pid");
     Command::new("kill").args(["-KILL", &dockerd.to_string()]).status().unwrap();
     let t = Instant::now();
@@ -308,4 +341,6 @@ fn long_dir_broken_images_and_crashed_engine() {
     assert!(left.is_empty(), "still alive: {left:?}");
     assert!(mounts_under(&dir_abs).is_empty() && mounts_under(&run_root).is_empty());
     assert!(fleetdeck::sandbox::http_get(p2, "/health", Duration::from_secs(1)).is_none(), "v2 still serving");
+    let stale: Vec<&String> = shim_sockets.iter().filter(|s| Path::new(s.as_str()).exists()).collect();
+    assert!(stale.is_empty(), "shim sockets left in /run/containerd/s: {stale:?}");
 }

@@ -93,7 +93,10 @@ fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
     assert!(screen.contains("probe health"), "{screen}");
 
     // Help lists the bindings from the keymap.
-    tmux.send(&["Escape", "?"]);
+    // (a person pauses after Esc; ESC followed at once by "?" reads as alt-?)
+    tmux.send(&["Escape"]);
+    tmux.wait_for("dashboard", |s| s.contains("Hosts (2)"));
+    tmux.send(&["?"]);
     let screen = tmux.wait_for("help", |s| s.contains("Help: keys"));
     assert!(screen.contains("quit") && screen.contains("filter"), "{screen}");
     tmux.send(&["Escape"]);

@@ -176,12 +176,27 @@ fn engine_pids(host: &SandboxHost) -> Vec<u32> {
 }
 
 /// SIGKILLs every process of this engine and their descendants (container processes).
+/// Shims killed this way leave their socket in containerd's shared /run/containerd/s: remove
+/// the ones that belonged to our shims.
 fn kill_leftovers(host: &SandboxHost) {
     let roots = engine_pids(host);
     let mut all = procs::descendants(&roots);
-    all.extend(roots);
+    all.extend(&roots);
+    let shims: Vec<u32> = roots
+        .iter()
+        .copied()
+        .filter(|pid| {
+            procs::process(*pid).is_some_and(|p| p.args.first().is_some_and(|a| a.contains("containerd-shim")))
+        })
+        .collect();
+    let shim_sockets = procs::unix_socket_paths(&shims);
     procs::signal(&all, "KILL");
     procs::wait_dead(&all, Duration::from_secs(5));
+    for socket in shim_sockets {
+        if socket.starts_with("/run/containerd/s/") {
+            let _ = std::fs::remove_file(socket);
+        }
+    }
 }
 
 /// Whether any process of this engine is alive.

@@ -73,7 +73,10 @@ fn effective_uid() -> Option<u32> {
 /// Whether `path` is an ELF executable without a program interpreter (statically linked).
 /// `None` if it cannot be read or is not ELF.
 fn is_static_elf(path: &Path) -> Option<bool> {
-    let data = std::fs::read(path).ok()?;
+    use std::io::Read;
+    // The ELF and program headers are at the start of the file.
+    let mut data = Vec::new();
+    std::fs::File::open(path).ok()?.take(64 * 1024).read_to_end(&mut data).ok()?;
     if data.len() < 64 || &data[..4] != b"\x7fELF" {
         return None;
     }

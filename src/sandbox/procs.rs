@@ -306,6 +306,36 @@ fn remove_cgroup_dir(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// Paths of the unix sockets that `pids` have open and that are bound to a path (from
+/// /proc/PID/fd and /proc/net/unix).
+pub(crate) fn unix_socket_paths(pids: &[u32]) -> Vec<PathBuf> {
+    let mut inodes = HashSet::new();
+    for pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                let t = target.to_string_lossy();
+                if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                    inodes.insert(inode.to_string());
+                }
+            }
+        }
+    }
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let mut out: Vec<PathBuf> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (inode, path) = (fields.get(6)?, fields.get(7)?);
+            (inodes.contains(*inode) && path.starts_with('/')).then(|| PathBuf::from(path))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Reads a pid file (a number, maybe followed by a newline).
 pub(crate) fn read_pidfile(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

@@ -97,7 +97,7 @@ impl Key {
             for (prefix, m) in
                 [("ctrl-", KeyModifiers::CONTROL), ("alt-", KeyModifiers::ALT), ("shift-", KeyModifiers::SHIFT)]
             {
-                if rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+                if rest.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)) {
                     if rest.len() == prefix.len() {
                         return Err(format!(
                             "invalid key {token:?}: a modifier must be followed by a key, as in \"{prefix}x\""
@@ -830,6 +830,8 @@ mod tests {
         assert_eq!(Key::parse("F5").unwrap(), Key::new(KeyCode::F(5), KeyModifiers::NONE));
         assert!(Key::parse("ctrl-").unwrap_err().contains("modifier must be followed"));
         assert!(Key::parse("f13").is_err());
+        assert!(Key::parse("ééé").is_err());
+        assert_eq!(Key::parse("é").unwrap(), Key::new(KeyCode::Char('é'), KeyModifiers::NONE));
         assert!(Key::parse("gg").unwrap_err().contains("\"g g\""));
         assert!(KeySeq::parse("a b c d").unwrap_err().contains("at most 3"));
         assert_eq!(KeySeq::parse("g  g").unwrap().to_string(), "g g");

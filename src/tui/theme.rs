@@ -32,7 +32,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("high-contrast", include_str!("../../themes/high-contrast.toml")),
 ];
 
-const FIELDS: &str = "fg, bg, bold, italic, underlined, reversed, dim";
+const FIELDS: &str = "`fg`, `bg`, `bold`, `italic`, `underlined`, `reversed` or `dim`";
 
 const MODIFIERS: &[(&str, Modifier)] = &[
     ("bold", Modifier::BOLD),
@@ -389,12 +389,12 @@ impl Parser<'_> {
                         };
                         let fields = ["fg", "bg"].into_iter().chain(MODIFIERS.iter().map(|(n, _)| *n));
                         let hint = match alias.or_else(|| closest(field_str, fields)) {
-                            Some(c) => format!("did you mean {c:?}? "),
+                            Some(c) => format!("did you mean `{c}`? "),
                             None => String::new(),
                         };
                         self.err(
                             field.span(),
-                            format!("unknown field {field_str:?} in style {name_str:?} ({hint}expected {FIELDS})"),
+                            format!("unknown field `{field_str}` in style {name_str:?} ({hint}expected {FIELDS})"),
                         );
                         ok = false;
                     }
