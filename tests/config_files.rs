@@ -101,6 +101,11 @@ fn resolve_single_keys_and_global_fallback() {
     assert_eq!(km.resolve(Context::Filter, ctrl('c')), act(Action::Quit));
     assert_eq!(km.resolve(Context::Prompt, key('y')), act(Action::Confirm));
     assert_eq!(km.resolve(Context::Prompt, code(KeyCode::Esc)), act(Action::Cancel));
+    // A passphrase field takes every printable character, even bound ones.
+    assert_eq!(km.resolve_typing(Context::Prompt, key('y')), KeyResolution::Unbound);
+    assert_eq!(km.resolve_typing(Context::Prompt, key('n')), KeyResolution::Unbound);
+    assert_eq!(km.resolve_typing(Context::Prompt, code(KeyCode::Enter)), act(Action::Confirm));
+    assert_eq!(km.resolve_typing(Context::Prompt, ctrl('c')), act(Action::Quit));
 }
 
 #[test]
@@ -472,7 +477,7 @@ const INVALID: &[(&str, &str)] = &[
         "6:1: unknown field `adress`, expected one of `name`, `address`, `user`, `port`, `identity_file`, `jump`, \
          `docker_socket`",
     ),
-    ("profile_missing_name.toml", "1:1: missing field `name`"),
+    ("profile_missing_name.toml", "1:1: missing field `name` (required)"),
     (
         "profile_bad_duration.toml",
         "5:19: invalid duration \"5 sec\": unknown unit \"sec\" (expected ms, s, m, h or d)",
@@ -481,10 +486,10 @@ const INVALID: &[(&str, &str)] = &[
         "profile_unknown_host_in_service.toml",
         "14:19: service \"web\" names unknown host \"web-3\" (hosts: web-1, web-2)",
     ),
-    ("profile_duplicate_host.toml", "9:8: duplicate host name \"web-1\""),
+    ("profile_duplicate_host.toml", "9:8: duplicate host name \"web-1\" (first defined on line 5)"),
     (
         "profile_bad_regex.toml",
-        "10:18: service \"web\": invalid container_name regex: regex parse error:\n    ^shop-(web-\\d+$\n          ^\nerror: unclosed group",
+        "10:18: service \"web\": invalid container_name regex: regex parse error: ^shop-(web-\\d+$ ^ error: unclosed group",
     ),
     (
         "profile_no_matcher.toml",

@@ -291,6 +291,14 @@ fn long_dir_broken_images_and_crashed_engine() {
     assert_eq!(sb.run_root, PathBuf::from(format!("/tmp/{prefix}")));
     assert!(sb.hosts[0].docker_socket.as_os_str().len() < 100);
 
+    // A non-empty directory that is not a sandbox is never adopted (down() would remove it).
+    let other = tmp.path().join("not-a-sandbox");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("precious.txt"), "keep me").unwrap();
+    let err = Sandbox::up(SandboxSpec::new(1, other.clone())).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert!(other.join("precious.txt").exists());
+
     // A second sandbox in the same dir is refused while this one runs.
     let err = Sandbox::up(SandboxSpec::new(1, dir.clone())).unwrap_err();
     assert!(err.to_string().contains("already running"), "{err}");

@@ -31,7 +31,10 @@ impl ConfigError {
 
     /// Convert a toml/serde error into a located error.
     pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Self {
-        let message = err.message().trim().to_string();
+        let mut message = err.message().trim().to_string();
+        if message.starts_with("missing field") {
+            message.push_str(" (required)");
+        }
         ConfigError::at(file, source, err.span(), message)
     }
 }

@@ -178,12 +178,14 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
         errors.push(ConfigError::at(path, source, None, "profile has no [[hosts]]: add at least one host"));
     }
     let mut host_names = HashSet::new();
-    for h in &raw.hosts {
+    for (i, h) in raw.hosts.iter().enumerate() {
         let name = h.name.get_ref();
         if name.trim().is_empty() {
             errors.push(err(h.name.span(), "host name must not be empty".into()));
         } else if !host_names.insert(name.clone()) {
-            errors.push(err(h.name.span(), format!("duplicate host name {name:?}")));
+            let first = raw.hosts[..i].iter().find(|o| o.name.get_ref() == name).map(|o| o.name.span().start);
+            let line = first.map(|off| super::diag::line_col(source, off).0).unwrap_or(0);
+            errors.push(err(h.name.span(), format!("duplicate host name {name:?} (first defined on line {line})")));
         }
         if h.address.get_ref().trim().is_empty() {
             errors.push(err(h.address.span(), format!("host {name:?}: address must not be empty")));
@@ -211,7 +213,10 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
             Some(pat) => match Regex::new(pat.get_ref()) {
                 Ok(re) => Some(re),
                 Err(e) => {
-                    errors.push(err(pat.span(), format!("service {name:?}: invalid container_name regex: {e}")));
+                    // the regex crate's message spans several lines: keep one line per error
+                    let msg =
+                        e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+                    errors.push(err(pat.span(), format!("service {name:?}: invalid container_name regex: {msg}")));
                     None
                 }
             },

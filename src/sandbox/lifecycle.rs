@@ -60,6 +60,12 @@ impl Sandbox {
         if dir.join(STATE_FILE).exists() {
             clear_stale(&dir)?;
             std::fs::create_dir_all(&dir).map_err(|e| SandboxError::io("create sandbox dir", &dir, e))?;
+        } else if std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+            // `down` removes the directory entirely: never adopt one holding anything else.
+            return Err(SandboxError::new(
+                "create sandbox dir",
+                format!("{} is not empty and holds no sandbox; use an empty or new directory", dir.display()),
+            ));
         }
         let run_root = run_root_for(&dir, &spec.prefix);
         let hosts: Vec<SandboxHost> =

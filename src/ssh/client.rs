@@ -335,10 +335,14 @@ async fn load_key(
                 return Err(SshError::KeyEncrypted { path: path.to_path_buf() });
             };
             russh::keys::load_secret_key(path, Some(&passphrase)).map_err(|e| match e {
-                russh::keys::Error::KeyIsEncrypted => {
-                    SshError::KeyUnreadable { path: path.to_path_buf(), cause: "wrong passphrase".into() }
+                russh::keys::Error::IO(io) => {
+                    SshError::KeyUnreadable { path: path.to_path_buf(), cause: io.to_string() }
                 }
-                other => unreadable(other),
+                // a wrong passphrase shows up as a decryption (cryptographic) failure
+                other => SshError::KeyUnreadable {
+                    path: path.to_path_buf(),
+                    cause: format!("wrong passphrase (the key could not be decrypted: {other})"),
+                },
             })
         }
         Err(e) => Err(unreadable(e)),

@@ -168,7 +168,11 @@ impl App {
         match msg {
             Msg::Key(key) => {
                 let ctx = self.context();
-                match self.keymap.resolve(ctx, key) {
+                // While a passphrase is typed, printable keys are text, never bindings.
+                let typing = self.prompts.front().is_some_and(|p| matches!(p.prompt, Prompt::Passphrase { .. }));
+                let resolved =
+                    if typing { self.keymap.resolve_typing(ctx, key) } else { self.keymap.resolve(ctx, key) };
+                match resolved {
                     KeyResolution::Action(a) => return self.update(Msg::Action(a)),
                     KeyResolution::Pending => {}
                     KeyResolution::Unbound => {

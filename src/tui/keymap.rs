@@ -401,6 +401,17 @@ impl Keymap {
         }
     }
 
+    /// Like `resolve`, for a focused free-text field (a passphrase): printable characters
+    /// without ctrl/alt are always `Unbound`, so they reach the field even when the context
+    /// binds them (the prompt's "y"/"n").
+    pub fn resolve_typing(&mut self, ctx: Context, key: KeyEvent) -> KeyResolution {
+        if key.kind != KeyEventKind::Release && Key::from_event(key).is_text() {
+            self.reset_pending();
+            return KeyResolution::Unbound;
+        }
+        self.resolve(ctx, key)
+    }
+
     /// The keys typed so far of an unfinished sequence, for display ("g").
     pub fn pending(&self) -> Option<String> {
         if self.pending.is_empty() {
