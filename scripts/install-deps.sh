@@ -20,7 +20,7 @@ if test -x /bin/busybox && command -v file >/dev/null 2>&1; then
 fi
 command -v tmux >/dev/null 2>&1 || need tmux
 test -x /usr/sbin/nginx || need nginx
-command -v psql >/dev/null 2>&1 || need psql
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need postgres
 
 extra=""
 if ! test -x /usr/sbin/dockerd && ! command -v dockerd >/dev/null 2>&1; then

@@ -110,3 +110,32 @@ fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
     assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor visible again");
     assert!(!screen.contains("Hosts (2)"), "dashboard gone from the restored screen:\n{screen}");
 }
+
+#[test]
+fn unknown_host_key_is_asked_about_with_its_fingerprint() {
+    let (tmp, sb) = sandbox(1);
+    let empty = tmp.path().join("known_hosts_empty");
+    std::fs::write(&empty, "").unwrap();
+    let profile = edit_profile(
+        &sb.profile_path,
+        &format!("known_hosts = \"{}\"", sb.known_hosts.display()),
+        &format!("known_hosts = \"{}\"", empty.display()),
+    );
+    let tmux = Tmux { socket: format!("{}-tmux", sb.prefix) };
+    let command = format!("{} --profile {}; echo EXITED:$?; sleep 60", bin().display(), profile.display());
+    let st =
+        tmux.cmd().args(["new-session", "-d", "-s", "fd", "-x", "160", "-y", "40"]).arg(&command).status().unwrap();
+    assert!(st.success());
+
+    let screen = tmux.wait_for("host key prompt", |s| s.contains("Unknown host key"));
+    assert!(screen.contains("SHA256:"), "fingerprint shown:\n{screen}");
+    assert!(screen.contains(&format!("[127.0.0.1]:{}", sb.hosts[0].ssh_port)), "{screen}");
+    tmux.send(&["y"]);
+    tmux.wait_for("connected after accepting", |s| s.contains("connected") && !s.contains("Unknown host key"));
+    let recorded = std::fs::read_to_string(&empty).unwrap();
+    assert_eq!(recorded.lines().count(), 1, "key recorded: {recorded}");
+    assert!(recorded.starts_with("|1|"), "hashed: {recorded}");
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("exit", |s| s.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+}

@@ -5,7 +5,7 @@
 use crate::docker::model::ContainerInfo;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// A host's connection state, honest about what is known.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,6 +115,18 @@ pub struct ProbeResult {
     pub latency_ms: u64,
 }
 
+/// How many past answers of each probe are kept.
+pub const PROBE_HISTORY: usize = 12;
+
+/// One past probe answer, for the history strip.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeMark {
+    pub at: DateTime<Utc>,
+    pub verdict: ProbeVerdict,
+    pub http_status: Option<u16>,
+    pub latency_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostState {
     pub name: String,
@@ -130,6 +142,8 @@ pub struct HostState {
     pub metrics: Option<HostMetrics>,
     /// Keyed by "container_id/probe".
     pub probes: BTreeMap<String, ProbeResult>,
+    /// The last `PROBE_HISTORY` verdicts of each probe, oldest first (same keys).
+    pub probe_history: BTreeMap<String, VecDeque<ProbeMark>>,
     pub last_sync: Option<DateTime<Utc>>,
     /// The first complete picture (containers, probes, metrics) has arrived.
     pub ready: bool,
@@ -148,6 +162,7 @@ impl HostState {
             usage: BTreeMap::new(),
             metrics: None,
             probes: BTreeMap::new(),
+            probe_history: BTreeMap::new(),
             last_sync: None,
             ready: false,
         }
@@ -239,6 +254,7 @@ impl FleetState {
                 host.last_sync = Some(Utc::now());
                 host.usage.retain(|id, _| list.iter().any(|c| &c.id == id));
                 host.probes.retain(|_, p| list.iter().any(|c| c.id == p.container_id));
+                host.probe_history.retain(|k, _| list.iter().any(|c| k.starts_with(&c.id)));
                 if host.containers == list {
                     return false;
                 }
@@ -257,6 +273,7 @@ impl FleetState {
                 host.containers.retain(|c| c.id != id);
                 host.usage.remove(&id);
                 host.probes.retain(|_, p| p.container_id != id);
+                host.probe_history.retain(|k, _| !k.starts_with(&id));
                 if before == host.containers.len() {
                     return false;
                 }
@@ -270,6 +287,16 @@ impl FleetState {
             HostEvent::Metrics(m) => host.metrics = Some(m),
             HostEvent::Probe(p) => {
                 let key = format!("{}/{}", p.container_id, p.probe);
+                let history = host.probe_history.entry(key.clone()).or_default();
+                history.push_back(ProbeMark {
+                    at: p.at,
+                    verdict: p.verdict,
+                    http_status: p.http_status,
+                    latency_ms: p.latency_ms,
+                });
+                while history.len() > PROBE_HISTORY {
+                    history.pop_front();
+                }
                 if host.probes.get(&key).is_some_and(|old| old.body == p.body && old.verdict == p.verdict) {
                     host.probes.insert(key, *p);
                     return false;

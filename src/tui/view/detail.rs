@@ -3,7 +3,7 @@
 //! values are masked.
 
 use super::format::{age, bytes, mask_env};
-use crate::fleet::health::replica_health;
+use crate::fleet::health::{replica_health, Health};
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
@@ -86,6 +86,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host_inde
             Span::styled(format!("{:?}", p.verdict).to_lowercase(), theme.health(probe_health(p.verdict))),
             Span::raw(format!("  {status}  {}ms  {}  ({} ago)", p.latency_ms, p.url, age(p.at, app.now))),
         ]));
+        let key = format!("{}/{}", p.container_id, p.probe);
+        if let Some(history) = host.probe_history.get(&key).filter(|h| h.len() > 1) {
+            let mut spans = vec![Span::styled(format!("{:<14}", "  history"), theme.muted)];
+            for m in history {
+                let (mark, h) = match m.verdict {
+                    crate::fleet::model::ProbeVerdict::Healthy => ("✓", Health::Healthy),
+                    crate::fleet::model::ProbeVerdict::Degraded => ("~", Health::Degraded),
+                    crate::fleet::model::ProbeVerdict::Unhealthy => ("✗", Health::Unhealthy),
+                };
+                spans.push(Span::styled(format!("{mark} "), theme.health(h)));
+            }
+            let worst = history.iter().map(|m| m.latency_ms).max().unwrap_or(0);
+            spans.push(Span::styled(format!(" oldest → newest, slowest {worst}ms"), theme.muted));
+            lines.push(Line::from(spans));
+        }
         if let Some(e) = &p.error {
             lines.push(Line::from(vec![Span::raw(" ".repeat(14)), Span::styled(e.clone(), theme.error)]));
         }
