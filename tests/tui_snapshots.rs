@@ -338,13 +338,14 @@ fn dashboard_troubled_hosts() {
     let (address, y) = word_in_row_with(&buf, "host-3", "10.0.0.13");
     let x = find_word_in_row(&buf, y, "10.0.0.13", address + 1).expect("the error after the address");
     let row = row_text(&buf, y);
-    let shown = row[row.find("10.0.0.13:22 is").unwrap()..].trim_end_matches(['│', ' ']);
+    // the DETAIL column ends the message with "…" where it is cut
+    let shown = row[row.find("10.0.0.13:22 is").unwrap()..].trim_end_matches(['│', ' ', '…']);
     assert!(shown.len() >= 20 && RECONNECT_ERROR.starts_with(shown), "{shown:?}");
     assert_styled(&buf, (x, y), shown, theme.error);
     let (x, y) = word_in_row_with(&buf, "host-2", "HOST");
     let error = host_key_changed_error();
     let row = row_text(&buf, y);
-    let shown = row[row.find("HOST KEY").unwrap()..].trim_end_matches(['│', ' ']);
+    let shown = row[row.find("HOST KEY").unwrap()..].trim_end_matches(['│', ' ', '…']);
     assert!(shown.len() >= 20 && error.starts_with(shown), "{shown:?}");
     assert_styled(&buf, (x, y), shown, theme.error);
     // the title counts the connected hosts
@@ -389,7 +390,9 @@ fn container_detail_web() {
     let hints = row_text(&buf, 31);
     assert!(hints.contains("back") && !hints.contains("filter"), "{hints:?}");
 
-    // the environment is at the end: scroll down to it
+    // the environment is at the end: scroll down to it (scrolling stops at the end of the
+    // text, so the app must know the terminal's size)
+    app.update(Msg::Resize(120, 32));
     for _ in 0..5 {
         key(&mut app, KeyCode::Char('j'));
     }

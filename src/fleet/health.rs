@@ -58,7 +58,8 @@ pub struct ServiceSummary {
 /// The verdict for one container on `host`.
 pub fn replica_health(host: &HostState, c: &ContainerInfo) -> (Health, String) {
     if !host.conn.is_connected() {
-        return (Health::Unknown, format!("host {}", host.conn.label()));
+        // the replica row names the host already: say what is wrong with it
+        return (Health::Unknown, host.conn.label().to_string());
     }
     if c.state != "running" {
         let reason = match c.exit_code {
@@ -174,6 +175,10 @@ fn rollup(replicas: &[Replica]) -> Health {
         return Health::Unknown;
     }
     let healthy = replicas.iter().filter(|r| r.health == Health::Healthy).count();
+    // Some replicas cannot be seen: the service is not known to be healthy.
+    if healthy > 0 && replicas.iter().any(|r| r.health == Health::Unknown) {
+        return Health::Degraded;
+    }
     let worst = replicas.iter().map(|r| r.health).filter(|h| *h != Health::Unknown).max().unwrap_or(Health::Unknown);
     if healthy > 0 && worst > Health::Degraded {
         Health::Degraded
@@ -211,5 +216,6 @@ mod tests {
         assert_eq!(rollup(&[r(Starting), r(Unhealthy)]), Unhealthy);
         assert_eq!(rollup(&[r(Unknown), r(Unknown)]), Unknown);
         assert_eq!(rollup(&[r(Healthy), r(Degraded)]), Degraded);
+        assert_eq!(rollup(&[r(Healthy), r(Unknown)]), Degraded);
     }
 }

@@ -50,7 +50,8 @@ pub enum Msg {
     Fleet(FleetEvent),
     Prompt(Prompt),
     Tick(DateTime<Utc>),
-    Resize,
+    /// The terminal's size (sent once at start and on every resize).
+    Resize(u16, u16),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct App {
     pub dirty: bool,
     /// A transient message for the status line.
     pub flash: Option<String>,
+    /// The terminal size, so scrolling stops at the end of the content.
+    pub viewport: (u16, u16),
 }
 
 impl App {
@@ -112,6 +115,7 @@ impl App {
             should_quit: false,
             dirty: true,
             flash: None,
+            viewport: (120, 40),
         };
         app.recompute();
         app
@@ -214,7 +218,8 @@ impl App {
                 self.now = now;
                 vec![]
             }
-            Msg::Resize => {
+            Msg::Resize(w, h) => {
+                self.viewport = (w, h);
                 self.dirty = true;
                 vec![]
             }
@@ -340,14 +345,17 @@ impl App {
 
     fn move_cursor(&mut self, a: Action, n: usize, page: usize) {
         if self.screen != Screen::Dashboard {
+            let limit = super::view::scroll_limit(self, self.viewport.0, self.viewport.1);
+            let page = self.viewport.1.saturating_sub(6).max(1);
             self.scroll = match a {
                 Action::Up => self.scroll.saturating_sub(1),
                 Action::Down => self.scroll.saturating_add(1),
-                Action::PageUp => self.scroll.saturating_sub(page as u16),
-                Action::PageDown => self.scroll.saturating_add(page as u16),
+                Action::PageUp => self.scroll.saturating_sub(page),
+                Action::PageDown => self.scroll.saturating_add(page),
                 Action::Top => 0,
-                _ => u16::MAX / 2,
-            };
+                _ => limit,
+            }
+            .min(limit);
             return;
         }
         let (cur, len) = match self.focus {

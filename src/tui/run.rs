@@ -99,6 +99,8 @@ async fn event_loop(
     // ratatui::init installs a panic hook that restores the terminal before the panic report.
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
+    let size = terminal.size()?;
+    app.update(Msg::Resize(size.width, size.height));
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut term_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -112,7 +114,7 @@ async fn event_loop(
         let effects = tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => app.update(Msg::Key(k)),
-                Some(Ok(Event::Resize(..))) => app.update(Msg::Resize),
+                Some(Ok(Event::Resize(w, h))) => app.update(Msg::Resize(w, h)),
                 Some(Ok(_)) => vec![],
                 Some(Err(e)) => return Err(e),
                 None => break,

@@ -1,24 +1,64 @@
 //! The fleet dashboard: hosts with their connection state and load/mem/disk, then services
-//! with replica health at a glance, expandable to containers.
+//! with replica health at a glance, expandable to containers. Columns give way by priority
+//! on narrow terminals; the last column (the reason) takes what is left.
 
+use super::columns::{constraints, fit, Col};
 use super::conn_style;
 use super::format::{age, bytes, clip};
-use crate::fleet::model::ConnState;
+use crate::fleet::health::Health;
+use crate::fleet::model::{ConnState, HostState};
 use crate::tui::app::{App, Focus};
 use crate::tui::rows::Row as VRow;
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
+
+const HOST_COLS: [Col; 7] = [
+    Col { title: "HOST", width: 14, priority: u8::MAX },
+    Col { title: "STATE", width: 20, priority: u8::MAX },
+    Col { title: "ADDRESS", width: 22, priority: 1 },
+    Col { title: "LOAD", width: 5, priority: 4 },
+    Col { title: "MEM", width: 4, priority: 5 },
+    Col { title: "DISK", width: 4, priority: 3 },
+    Col { title: "CTRS", width: 4, priority: 2 },
+];
+
+const SERVICE_COLS: [Col; 8] = [
+    Col { title: "SERVICE / CONTAINER", width: 30, priority: u8::MAX },
+    Col { title: "REPLICAS", width: 8, priority: 7 },
+    Col { title: "HEALTH", width: 9, priority: u8::MAX },
+    Col { title: "IMAGE", width: 24, priority: 2 },
+    Col { title: "CPU", width: 6, priority: 4 },
+    Col { title: "MEM", width: 6, priority: 5 },
+    Col { title: "RST", width: 3, priority: 1 },
+    Col { title: "UP", width: 4, priority: 3 },
+];
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let host_rows = app.fleet.hosts.len() as u16;
-    let hosts_height = (host_rows + 3).min(area.height / 2).max(4);
+    let detail_lines = if selected_host_error(app).is_some() { 3 } else { 0 };
+    let hosts_height = (host_rows + 3 + detail_lines).min(area.height / 2).max(4);
     let [hosts_area, services_area] =
         Layout::vertical([Constraint::Length(hosts_height), Constraint::Min(3)]).areas(area);
     render_hosts(frame, hosts_area, app, theme);
     render_services(frame, services_area, app, theme);
+}
+
+/// With the hosts pane focused, the selected host's whole error is shown under the table.
+fn selected_host_error(app: &App) -> Option<(&HostState, String)> {
+    if app.focus != Focus::Hosts {
+        return None;
+    }
+    let h = app.fleet.hosts.get(app.host_selected)?;
+    let err = match (h.conn.error(), &h.docker_error) {
+        (Some(e), _) if !h.conn.is_connected() => e.to_string(),
+        (_, Some(e)) => format!("docker: {e}"),
+        _ => return None,
+    };
+    Some((h, err))
 }
 
 fn block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
@@ -39,8 +79,36 @@ fn conn_text(conn: &ConnState, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
+fn header<'a>(cols: &[Col], keep: &[usize], last: &'a str, theme: &Theme) -> Row<'a> {
+    let mut cells: Vec<Cell> = keep.iter().map(|&i| Cell::from(cols[i].title)).collect();
+    cells.push(Cell::from(last));
+    Row::new(cells).style(theme.muted)
+}
+
+fn pick<'a>(mut cells: Vec<Cell<'a>>, keep: &[usize], last: Cell<'a>) -> Row<'a> {
+    let mut out = Vec::with_capacity(keep.len() + 1);
+    for (i, c) in cells.drain(..).enumerate() {
+        if keep.contains(&i) {
+            out.push(c);
+        }
+    }
+    out.push(last);
+    Row::new(out)
+}
+
 fn render_hosts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let header = Row::new(["HOST", "STATE", "ADDRESS", "LOAD", "MEM", "DISK", "CTRS", "DETAIL"]).style(theme.muted);
+    let focused = app.focus == Focus::Hosts;
+    let outer = block(format!(" Hosts ({}) ", app.fleet.hosts.len()), focused, theme);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let (table_area, detail_area) = match selected_host_error(app) {
+        Some(_) => {
+            let [t, d] = Layout::vertical([Constraint::Min(2), Constraint::Length(3)]).areas(inner);
+            (t, Some(d))
+        }
+        None => (inner, None),
+    };
+    let (keep, detail_width) = fit(&HOST_COLS, table_area.width, 24);
     let rows: Vec<Row> = app
         .fleet
         .hosts
@@ -55,42 +123,34 @@ fn render_hosts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 None => ("-".into(), "-".into(), "-".into()),
             };
             let detail = match (h.conn.error(), &h.docker_error) {
-                (Some(e), _) if !h.conn.is_connected() => Span::styled(e.to_string(), theme.error),
-                (_, Some(e)) => Span::styled(format!("docker: {e}"), theme.error),
+                (Some(e), _) if !h.conn.is_connected() => Span::styled(clip(e, detail_width as usize), theme.error),
+                (_, Some(e)) => Span::styled(clip(&format!("docker: {e}"), detail_width as usize), theme.error),
                 _ => Span::styled(
                     h.docker_version.as_ref().map(|v| format!("docker {v}")).unwrap_or_default(),
                     theme.muted,
                 ),
             };
-            Row::new(vec![
+            let cells = vec![
                 Cell::from(h.name.clone()),
                 Cell::from(Span::styled(conn_text(&h.conn, app.now), conn_style(theme, &h.conn))),
-                Cell::from(h.address.clone()),
+                Cell::from(clip(&h.address, HOST_COLS[2].width as usize)),
                 Cell::from(load),
                 Cell::from(mem),
                 Cell::from(disk),
                 Cell::from(h.containers.len().to_string()),
-                Cell::from(detail),
-            ])
+            ];
+            pick(cells, &keep, Cell::from(detail))
         })
         .collect();
-    let widths = [
-        Constraint::Length(14),
-        Constraint::Length(20),
-        Constraint::Length(24),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Min(10),
-    ];
-    let focused = app.focus == Focus::Hosts;
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(block(format!(" Hosts ({}) ", app.fleet.hosts.len()), focused, theme))
-        .row_highlight_style(if focused { theme.selection } else { ratatui::style::Style::default() });
+    let table = Table::new(rows, constraints(&HOST_COLS, &keep))
+        .header(header(&HOST_COLS, &keep, "DETAIL", theme))
+        .row_highlight_style(if focused { theme.selection } else { Style::default() });
     let mut state = TableState::default().with_selected(focused.then_some(app.host_selected));
-    frame.render_stateful_widget(table, area, &mut state);
+    frame.render_stateful_widget(table, table_area, &mut state);
+    if let (Some(area), Some((h, err))) = (detail_area, selected_host_error(app)) {
+        let text = Line::from(vec![Span::styled(format!("{}: ", h.name), theme.title), Span::styled(err, theme.error)]);
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+    }
 }
 
 fn render_services(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -106,29 +166,21 @@ fn render_services(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(msg).style(theme.muted).block(block(title, focused, theme)), area);
         return;
     }
-    let header = Row::new(["SERVICE / CONTAINER", "REPLICAS", "HEALTH", "IMAGE", "CPU", "MEM", "RST", "UP", "WHY"])
-        .style(theme.muted);
-    let table_rows: Vec<Row> = rows.iter().map(|r| service_row(app, theme, *r)).collect();
-    let widths = [
-        Constraint::Length(30),
-        Constraint::Length(9),
-        Constraint::Length(10),
-        Constraint::Length(26),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(4),
-        Constraint::Length(5),
-        Constraint::Min(10),
-    ];
-    let table = Table::new(table_rows, widths)
-        .header(header)
-        .block(block(title, focused, theme))
-        .row_highlight_style(if focused { theme.selection } else { ratatui::style::Style::default() });
+    let outer = block(title, focused, theme);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let (keep, why_width) = fit(&SERVICE_COLS, inner.width, 24);
+    let table_rows: Vec<Row> = rows.iter().map(|r| service_row(app, theme, *r, &keep, why_width as usize)).collect();
+    let table = Table::new(table_rows, constraints(&SERVICE_COLS, &keep))
+        .header(header(&SERVICE_COLS, &keep, "WHY", theme))
+        .row_highlight_style(if focused { theme.selection } else { Style::default() });
     let mut state = TableState::default().with_selected(focused.then_some(app.selected));
-    frame.render_stateful_widget(table, area, &mut state);
+    frame.render_stateful_widget(table, inner, &mut state);
 }
 
-fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow) -> Row<'a> {
+fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_width: usize) -> Row<'a> {
+    let name_width = SERVICE_COLS[0].width as usize;
+    let image_width = SERVICE_COLS[3].width as usize;
     match row {
         VRow::Service(si) => {
             let s = &app.summaries[si];
@@ -144,47 +196,51 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow) -> Row<'a> {
             let why = s
                 .replicas
                 .iter()
-                .find(|r| r.health != crate::fleet::health::Health::Healthy)
+                .find(|r| r.health != Health::Healthy)
                 .map(|r| format!("{}: {}", r.host, r.reason))
                 .unwrap_or_default();
-            let images: Vec<&str> = {
-                let mut v: Vec<&str> = s.replicas.iter().map(|r| r.image.as_str()).collect();
-                v.sort();
-                v.dedup();
-                v
-            };
-            Row::new(vec![
-                Cell::from(Line::from(vec![Span::raw(format!("{marker} ")), Span::styled(s.name.clone(), name_style)])),
+            let mut images: Vec<&str> = s.replicas.iter().map(|r| r.image.as_str()).collect();
+            images.sort();
+            images.dedup();
+            let cells = vec![
+                Cell::from(Line::from(vec![
+                    Span::raw(format!("{marker} ")),
+                    Span::styled(clip(&s.name, name_width - 2), name_style),
+                ])),
                 Cell::from(Span::styled(format!("{}/{}", s.healthy, s.total), theme.health(s.health))),
                 Cell::from(Span::styled(s.health.label(), theme.health(s.health))),
-                Cell::from(clip(&images.join(", "), 26)),
+                Cell::from(clip(&images.join(", "), image_width)),
                 Cell::from(""),
                 Cell::from(""),
                 Cell::from(""),
                 Cell::from(""),
-                Cell::from(Span::styled(why, theme.muted)),
-            ])
+            ];
+            pick(cells, keep, Cell::from(Span::styled(clip(&why, why_width), theme.muted)))
         }
         VRow::Replica(si, ri) => {
             let r = &app.summaries[si].replicas[ri];
             let host = &app.fleet.hosts[r.host_index];
+            let stale = !host.conn.is_connected();
             let c = host.container(&r.container_id);
-            let usage = host.usage.get(&r.container_id);
+            let usage = host.usage.get(&r.container_id).filter(|_| !stale);
             let up = c
-                .and_then(|c| c.started_at.filter(|_| c.is_running()))
+                .and_then(|c| c.started_at.filter(|_| c.is_running() && !stale))
                 .map(|t| age(t, app.now))
                 .unwrap_or_else(|| "-".into());
-            Row::new(vec![
-                Cell::from(format!("   {}/{}", r.host, clip(&r.container, 20))),
+            // Stale values (host unreachable) are shown, but in the "unknown" style.
+            let value_style = if stale { theme.unknown } else { theme.base };
+            let label = format!("{}/{}", r.host, r.container);
+            let cells = vec![
+                Cell::from(Span::styled(format!("   {}", clip(&label, name_width - 3)), value_style)),
                 Cell::from(Span::styled(c.map(|c| c.state.clone()).unwrap_or_default(), theme.muted)),
                 Cell::from(Span::styled(r.health.label(), theme.health(r.health))),
-                Cell::from(clip(&r.image, 26)),
+                Cell::from(Span::styled(clip(&r.image, image_width), value_style)),
                 Cell::from(usage.map(|u| format!("{:.1}%", u.cpu_percent)).unwrap_or_else(|| "-".into())),
                 Cell::from(usage.map(|u| bytes(u.mem_bytes)).unwrap_or_else(|| "-".into())),
-                Cell::from(c.map(|c| c.restart_count.to_string()).unwrap_or_default()),
+                Cell::from(Span::styled(c.map(|c| c.restart_count.to_string()).unwrap_or_default(), value_style)),
                 Cell::from(up),
-                Cell::from(Span::styled(r.reason.clone(), theme.health(r.health))),
-            ])
+            ];
+            pick(cells, keep, Cell::from(Span::styled(clip(&r.reason, why_width), theme.health(r.health))))
         }
     }
 }

@@ -19,6 +19,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host_inde
         frame.render_widget(Paragraph::new(msg).style(theme.muted).block(block.title(" Container ")), area);
         return;
     };
+    let lines = lines(app, theme, host_index, id);
+    let inner = block.inner(area);
+    let scroll = app.scroll.min(super::max_scroll(&lines, inner));
+    let title = Span::styled(format!(" {} on {} ", c.name, host.name), theme.title);
+    let para = Paragraph::new(lines).block(block.title(title)).wrap(Wrap { trim: false }).scroll((scroll, 0));
+    frame.render_widget(para, area);
+}
+
+/// The detail text of a container (empty when it is gone).
+pub fn lines<'a>(app: &'a App, theme: &Theme, host_index: usize, id: &str) -> Vec<Line<'a>> {
+    let host = &app.fleet.hosts[host_index];
+    let Some(c) = host.container(id) else { return vec![] };
     let (health, reason) = replica_health(host, c);
     let mut lines: Vec<Line> = Vec::new();
     let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<14}"), theme.muted), Span::raw(v)]);
@@ -71,7 +83,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host_inde
     lines.push(kv("ports", if ports.is_empty() { "-".into() } else { ports.join(", ") }));
     lines.push(kv("network", c.network_mode.clone().unwrap_or_default()));
     lines.push(kv("restart", c.restart_policy.clone().unwrap_or_else(|| "no".into())));
-    lines.push(kv("command", c.command.join(" ")));
+    lines.push(kv("command", if c.command.is_empty() { "-".into() } else { c.command.join(" ") }));
     for m in &c.mounts {
         lines.push(kv(
             "mount",
@@ -122,10 +134,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, host_inde
             Span::styled(value, if masked { theme.masked } else { theme.base }),
         ]));
     }
-    let title = Span::styled(format!(" {} on {} ", c.name, host.name), theme.title);
-    let para =
-        Paragraph::new(lines).block(block.title(title)).wrap(Wrap { trim: false }).scroll((app.scroll.min(500), 0));
-    frame.render_widget(para, area);
+    lines
 }
 
 fn probe_health(v: crate::fleet::model::ProbeVerdict) -> crate::fleet::health::Health {

@@ -9,6 +9,16 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let lines = lines(app, theme);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border_focused)
+        .title(Span::styled(" Help: keys ", theme.title));
+    let scroll = app.scroll.min(super::max_scroll(&lines, block.inner(area)));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+}
+
+pub fn lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     for ctx in Context::ALL {
         let bindings = app.keymap.bindings(ctx);
@@ -31,9 +41,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         lines.push(Line::raw(""));
     }
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border_focused)
-        .title(Span::styled(" Help: keys ", theme.title));
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((app.scroll.min(500), 0)), area);
+    lines
 }

@@ -1,6 +1,7 @@
 //! Views: pure functions from state to a frame. No I/O, no locks, no time lookups (the
 //! clock is `App::now`).
 
+pub mod columns;
 pub mod dashboard;
 pub mod detail;
 pub mod format;
@@ -16,11 +17,52 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
+/// Rows taken by the banner and the log pane around the body.
+fn chrome(app: &App, area: Rect) -> (u16, u16) {
+    let banner = if app.protected { 1 } else { 0 };
+    let log = if app.show_log { area.height / 3 } else { 0 };
+    (banner, log)
+}
+
+/// The body area of a `width`×`height` screen (where dashboard, detail and help go).
+pub fn body_area(app: &App, width: u16, height: u16) -> Rect {
+    let area = Rect::new(0, 0, width, height);
+    let (banner, log) = chrome(app, area);
+    let [_, _, body, _, _] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Min(3),
+        Constraint::Length(log),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    body
+}
+
+/// The furthest a paragraph of `lines` wrapped into `inner` can scroll.
+pub fn max_scroll(lines: &[Line], inner: Rect) -> u16 {
+    let width = inner.width.max(1) as usize;
+    let total: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    total.saturating_sub(inner.height as usize).min(u16::MAX as usize) as u16
+}
+
+/// How far the current scrollable screen (detail, help) can scroll on a screen this size.
+pub fn scroll_limit(app: &App, width: u16, height: u16) -> u16 {
+    static THEME: std::sync::OnceLock<Theme> = std::sync::OnceLock::new();
+    let theme = THEME.get_or_init(Theme::default);
+    let body = body_area(app, width, height);
+    let inner = Rect::new(0, 0, body.width.saturating_sub(2), body.height.saturating_sub(2));
+    match &app.screen {
+        Screen::Detail { host, container } => max_scroll(&detail::lines(app, theme, *host, container), inner),
+        Screen::Help => max_scroll(&help::lines(app, theme), inner),
+        Screen::Dashboard => 0,
+    }
+}
+
 /// Draw the whole console.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Block::default().style(theme.base), area);
-    let banner = if app.protected { 1 } else { 0 };
-    let log = if app.show_log { area.height / 3 } else { 0 };
+    let (banner, log) = chrome(app, area);
     let [title, banner_area, body, log_area, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner),

@@ -19,7 +19,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 pub fn render_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(p) = &app.palette else { return };
     let items = app.palette_items();
-    let rect = centered(area, 64, 16);
+    let rect = centered(area, 80, 16);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
