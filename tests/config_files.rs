@@ -493,7 +493,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "profile_no_matcher.toml",
-        "9:8: service \"web\" matches no containers: set compose_project/compose_service or container_name",
+        "9:8: service \"web\" matches no containers: set compose_project/compose_service or container_name (or log_files/journald_units for a service that runs outside Docker)",
     ),
     ("profile_syntax_error.toml", "2:16: invalid basic string, expected `\"`"),
 ];

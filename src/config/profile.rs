@@ -66,6 +66,12 @@ pub struct ServiceSpec {
     pub container_name: Option<Spanned<String>>,
     #[serde(default)]
     pub probes: Vec<ProbeSpec>,
+    /// Log files on the service's hosts, followed with `tail -F` (e.g. nginx's access log).
+    #[serde(default)]
+    pub log_files: Vec<String>,
+    /// systemd units whose journal is followed (`journalctl -f -u UNIT`).
+    #[serde(default)]
+    pub journald_units: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +110,8 @@ pub struct Service {
     pub compose_service: Option<String>,
     pub container_name: Option<Regex>,
     pub probes: Vec<Probe>,
+    pub log_files: Vec<String>,
+    pub journald_units: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -222,13 +230,19 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
             },
             None => None,
         };
-        if s.compose_project.is_none() && s.compose_service.is_none() && s.container_name.is_none() {
+        let has_logs = !s.log_files.is_empty() || !s.journald_units.is_empty();
+        if s.compose_project.is_none() && s.compose_service.is_none() && s.container_name.is_none() && !has_logs {
             errors.push(err(
                 s.name.span(),
                 format!(
-                    "service {name:?} matches no containers: set compose_project/compose_service or container_name"
+                    "service {name:?} matches no containers: set compose_project/compose_service or container_name (or log_files/journald_units for a service that runs outside Docker)"
                 ),
             ));
+        }
+        for f in &s.log_files {
+            if !f.starts_with('/') {
+                errors.push(err(s.name.span(), format!("service {name:?}: log file {f:?} must be an absolute path")));
+            }
         }
         let mut probes = Vec::new();
         for p in s.probes {
@@ -257,6 +271,8 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
             compose_service: s.compose_service,
             container_name,
             probes,
+            log_files: s.log_files,
+            journald_units: s.journald_units,
         });
     }
 
