@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod fleet;
+pub mod logs;
 pub mod sandbox;
 pub mod ssh;
 pub mod tui;

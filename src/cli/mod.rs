@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod logs;
 pub mod status;
 
 use clap::{Args, Parser, Subcommand};
@@ -60,6 +61,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the merged logs of services, hosts or containers across the fleet (like stern).
+    Logs(logs::LogsArgs),
     /// Validate a profile (and optionally a keymap and a theme) without connecting.
     Check {
         /// Profile file to validate.
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Check { file }) => check::run(file.as_deref().or(cli.ui.profile.as_deref()), &cli.ui),
         Some(Command::Status { connect, json }) => status::run_status(&cli.ui, &connect, json),
         Some(Command::Hosts { connect, json }) => status::run_hosts(&cli.ui, &connect, json),
+        Some(Command::Logs(args)) => logs::run(&cli.ui, &args),
         Some(Command::Demo { up, down, hosts, dir }) => demo::run(&cli.ui, up, down, hosts, dir),
     }
 }

@@ -88,6 +88,43 @@ impl SshSession {
     }
 }
 
+impl SshSession {
+    /// Run a long-lived `command`, handing each complete output line to `on_line` as it
+    /// arrives (`true` for stderr). `on_line` must not block: the channel is drained as fast
+    /// as the server sends. Returns the exit status (None: killed by a signal or the
+    /// connection went away).
+    pub async fn exec_each(
+        &self,
+        command: &str,
+        mut on_line: impl FnMut(&str, bool) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<u32>, russh::Error> {
+        let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
+        let mut ch = self.handle.channel_open_session().await?;
+        ch.exec(true, command).await?;
+        let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
+        let mut status = None;
+        let mut stop = false;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => split_lines(&mut out_buf, &data, |l| {
+                    stop |= on_line(&l, false).is_break();
+                }),
+                ChannelMsg::ExtendedData { data, .. } => split_lines(&mut err_buf, &data, |l| {
+                    stop |= on_line(&l, true).is_break();
+                }),
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+            if stop {
+                let _ = ch.close().await;
+                break;
+            }
+        }
+        Ok(status)
+    }
+}
+
 fn split_lines(buf: &mut Vec<u8>, data: &[u8], mut emit: impl FnMut(String)) {
     buf.extend_from_slice(data);
     while let Some(pos) = buf.iter().position(|&b| b == b'\n') {

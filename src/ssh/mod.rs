@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 pub mod exec;
 pub mod known_hosts;
+pub mod quote;
 
 pub use client::{connect, ConnectOptions, Prompt, SshSession};
 pub use error::SshError;

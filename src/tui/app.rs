@@ -23,6 +23,8 @@ pub enum Screen {
         container: String,
     },
     Help,
+    /// The merged log view (state in `App::logs`).
+    Logs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +54,25 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     /// The terminal's size (sent once at start and on every resize).
     Resize(u16, u16),
+    /// New log entries, and the sources' current states when they changed.
+    Logs {
+        entries: Vec<crate::logs::line::Entry>,
+        sources: Option<Vec<crate::logs::source::SourceInfo>>,
+        dropped: u64,
+    },
+    /// A message for the log view's status line (e.g. the result of an export).
+    LogNotice(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     RetryHost(usize),
+    /// Start following these targets (replacing any log session).
+    OpenLogs(Vec<crate::logs::source::Selector>),
+    /// Stop the log session.
+    CloseLogs,
+    /// Write the visible log lines to this file.
+    ExportLogs(String),
 }
 
 pub struct App {
@@ -87,6 +103,10 @@ pub struct App {
     pub flash: Option<String>,
     /// The terminal size, so scrolling stops at the end of the content.
     pub viewport: (u16, u16),
+    /// The log view, while open.
+    pub logs: Option<super::logpane::LogPane>,
+    /// Lines the log view keeps at most.
+    pub log_budget: usize,
 }
 
 impl App {
@@ -116,6 +136,8 @@ impl App {
             dirty: true,
             flash: None,
             viewport: (120, 40),
+            logs: None,
+            log_budget: 1_000_000,
         };
         app.recompute();
         app
@@ -127,13 +149,14 @@ impl App {
             Context::Prompt
         } else if self.palette.is_some() {
             Context::Palette
-        } else if self.filter_editing {
+        } else if self.filter_editing || self.logs.as_ref().is_some_and(|l| l.editing.is_some()) {
             Context::Filter
         } else {
             match self.screen {
                 Screen::Dashboard => Context::Dashboard,
                 Screen::Detail { .. } => Context::Detail,
                 Screen::Help => Context::Help,
+                Screen::Logs => Context::Log,
             }
         }
     }
@@ -148,6 +171,9 @@ impl App {
         }
         if self.filter_editing {
             return Some(&mut self.filter);
+        }
+        if let Some((_, input)) = self.logs.as_mut().and_then(|l| l.editing.as_mut()) {
+            return Some(input);
         }
         None
     }
@@ -220,7 +246,28 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.viewport = (w, h);
+                self.layout_logs();
                 self.dirty = true;
+                vec![]
+            }
+            Msg::LogNotice(text) => {
+                if let Some(pane) = self.logs.as_mut() {
+                    pane.message = Some(text);
+                    self.dirty = true;
+                }
+                vec![]
+            }
+            Msg::Logs { entries, sources, dropped } => {
+                if let Some(pane) = self.logs.as_mut() {
+                    if !entries.is_empty() || sources.is_some() || dropped != pane.dropped {
+                        self.dirty = true;
+                    }
+                    pane.ingest(entries);
+                    if let Some(s) = sources {
+                        pane.sources = s;
+                    }
+                    pane.dropped = dropped;
+                }
                 vec![]
             }
         }
@@ -254,6 +301,8 @@ impl App {
         match self.context() {
             Context::Prompt => return self.act_prompt(a),
             Context::Palette => return self.act_palette(a),
+            Context::Filter if self.screen == Screen::Logs => return self.act_log_edit(a),
+            Context::Log => return self.act_logs(a),
             Context::Filter => {
                 match a {
                     Action::Confirm => self.filter_editing = false,
@@ -324,11 +373,8 @@ impl App {
                 self.expanded.clear();
                 self.selected = 0;
             }
-            Action::Open | Action::Confirm => {
-                if self.screen == Screen::Dashboard {
-                    self.open_selected(&rows);
-                }
-            }
+            Action::Open | Action::Confirm if self.screen == Screen::Dashboard => self.open_selected(&rows),
+            Action::OpenLogs => return self.open_logs(&rows),
             Action::RetryHost => {
                 if self.focus == Focus::Hosts {
                     self.flash = Some(format!("reconnecting {}", self.fleet.hosts[self.host_selected].name));
@@ -339,6 +385,8 @@ impl App {
                     return vec![Effect::RetryHost(h)];
                 }
             }
+            // the log view's own actions are handled in `act_logs`
+            _ => {}
         }
         vec![]
     }
@@ -377,13 +425,13 @@ impl App {
         }
     }
 
-    fn selected_service_name(&self, rows: &[Row]) -> Option<String> {
+    pub(super) fn selected_service_name(&self, rows: &[Row]) -> Option<String> {
         match rows.get(self.selected)? {
             Row::Service(si) | Row::Replica(si, _) => Some(self.summaries[*si].name.clone()),
         }
     }
 
-    fn selected_host(&self, rows: &[Row]) -> Option<usize> {
+    pub(super) fn selected_host(&self, rows: &[Row]) -> Option<usize> {
         match rows.get(self.selected)? {
             Row::Replica(si, ri) => Some(self.summaries[*si].replicas[*ri].host_index),
             Row::Service(_) => None,
@@ -418,6 +466,7 @@ impl App {
             Screen::Dashboard => Context::Dashboard,
             Screen::Detail { .. } => Context::Detail,
             Screen::Help => Context::Help,
+            Screen::Logs => Context::Log,
         };
         let candidates: Vec<&'static action::ActionInfo> = action::REGISTRY
             .iter()

@@ -3,8 +3,10 @@
 
 pub mod action;
 pub mod app;
+mod app_logs;
 pub mod fuzzy;
 pub mod keymap;
+pub mod logpane;
 pub mod rows;
 pub mod run;
 pub mod text;

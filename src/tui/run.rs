@@ -11,12 +11,21 @@ use crate::config::hosts::resolve_hosts;
 use crate::config::Profile;
 use crate::fleet::worker::WorkerConfig;
 use crate::fleet::Fleet;
+use crate::logs::export::export;
+use crate::logs::session::{LogOptions, LogSession};
 use crate::ssh::ConnectOptions;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// At most this often a redraw (about 30 frames a second) while data streams in.
+const FRAME: Duration = Duration::from_millis(33);
+
+fn log_msg(session: &LogSession, entries: Vec<crate::logs::line::Entry>, sources_changed: bool) -> Msg {
+    Msg::Logs { entries, sources: sources_changed.then(|| session.sources().to_vec()), dropped: session.dropped() }
+}
 
 /// Restores the terminal when dropped, whatever the reason.
 struct TerminalGuard;
@@ -106,14 +115,24 @@ async fn event_loop(
     let mut term_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
 
+    let mut logs: Option<LogSession> = None;
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let mut urgent = true;
     while !app.should_quit {
-        if app.dirty {
+        // Draw when something changed, at most once a frame, except right after a key.
+        if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
             terminal.draw(|f| view::render(f, f.area(), &app, &theme))?;
             app.dirty = false;
+            last_draw = tokio::time::Instant::now();
         }
+        urgent = false;
+        let next_frame = last_draw + FRAME;
         let effects = tokio::select! {
             ev = input.next() => match ev {
-                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => app.update(Msg::Key(k)),
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                    urgent = true;
+                    app.update(Msg::Key(k))
+                }
                 Some(Ok(Event::Resize(w, h))) => app.update(Msg::Resize(w, h)),
                 Some(Ok(_)) => vec![],
                 Some(Err(e)) => return Err(e),
@@ -125,16 +144,55 @@ async fn event_loop(
                 while let Ok(ev) = fleet.events.try_recv() {
                     effects.extend(app.update(Msg::Fleet(ev)));
                 }
+                // new replicas of a followed service join the log stream
+                if let Some(session) = logs.as_mut() {
+                    if session.sync(&app.fleet, &fleet) {
+                        effects.extend(app.update(log_msg(session, Vec::new(), true)));
+                    }
+                }
                 effects
+            }
+            _ = async {
+                match logs.as_mut() {
+                    Some(s) => s.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let session = logs.as_mut().expect("only polled with a session");
+                let mut entries = Vec::new();
+                let changed = session.drain(&mut entries, 20_000);
+                app.update(log_msg(session, entries, changed))
             }
             Some(p) = prompt_rx.recv() => app.update(Msg::Prompt(p)),
             _ = tick.tick() => app.update(Msg::Tick(chrono::Utc::now())),
+            _ = tokio::time::sleep_until(next_frame), if app.dirty => vec![],
             _ = term_signal.recv() => break,
             _ = hup_signal.recv() => break,
         };
         for effect in effects {
             match effect {
                 Effect::RetryHost(h) => fleet.retry(h),
+                Effect::OpenLogs(selectors) => {
+                    let mut session = LogSession::new(&profile, selectors, LogOptions::default());
+                    session.sync(&app.fleet, &fleet);
+                    app.update(log_msg(&session, Vec::new(), true));
+                    logs = Some(session);
+                }
+                Effect::CloseLogs => logs = None,
+                Effect::ExportLogs(path) => {
+                    let notice = match &app.logs {
+                        Some(p) => {
+                            let labels: Vec<String> = p.sources.iter().map(|s| s.label.clone()).collect();
+                            let label = |id: u32| labels.get(id as usize).cloned().unwrap_or_else(|| "?".into());
+                            match export(Path::new(&path), &p.view, &p.store, label, p.utc, true) {
+                                Ok(n) => format!("exported {n} lines to {path}"),
+                                Err(e) => e.to_string(),
+                            }
+                        }
+                        None => continue,
+                    };
+                    app.update(Msg::LogNotice(notice));
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod detail;
 pub mod format;
 pub mod help;
+pub mod logs;
 pub mod overlay;
 
 use super::action::{self, Action, Context};
@@ -55,7 +56,7 @@ pub fn scroll_limit(app: &App, width: u16, height: u16) -> u16 {
     match &app.screen {
         Screen::Detail { host, container } => max_scroll(&detail::lines(app, theme, *host, container), inner),
         Screen::Help => max_scroll(&help::lines(app, theme), inner),
-        Screen::Dashboard => 0,
+        Screen::Dashboard | Screen::Logs => 0,
     }
 }
 
@@ -84,6 +85,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::Dashboard => dashboard::render(frame, body, app, theme),
         Screen::Detail { host, container } => detail::render(frame, body, app, theme, *host, container),
         Screen::Help => help::render(frame, body, app, theme),
+        Screen::Logs => logs::render(frame, body, app, theme),
     }
     if app.show_log {
         let widget = tui_logger::TuiLoggerWidget::default()
@@ -174,6 +176,13 @@ fn short_desc(a: Action) -> &'static str {
         Action::ToggleLog => "log",
         Action::Confirm => "ok",
         Action::Cancel => "cancel",
+        Action::OpenLogs => "logs",
+        Action::LogPause => "pause",
+        Action::LogInclude => "show",
+        Action::LogExclude => "hide",
+        Action::LogSearch => "search",
+        Action::LogLevel => "level",
+        Action::LogExport => "export",
         other => action::info(other).name,
     }
 }

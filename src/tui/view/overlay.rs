@@ -40,6 +40,7 @@ pub fn render_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         crate::tui::app::Screen::Dashboard => Context::Dashboard,
         crate::tui::app::Screen::Detail { .. } => Context::Detail,
         crate::tui::app::Screen::Help => Context::Help,
+        crate::tui::app::Screen::Logs => Context::Log,
     };
     let rows: Vec<ListItem> = items
         .iter()

@@ -1,0 +1,160 @@
+//! A log session: the sources chosen by the user's selectors, one owned stream task per
+//! source feeding its own bounded ring, new replicas joining as they appear (like stern) and
+//! removed ones marked. The front end drains the rings into a `LogStore`.
+
+use super::docker_stream::{follow_container, StreamCtx};
+use super::exec_stream::{follow_file, follow_journal};
+use super::line::{Entry, SourceId};
+use super::ring::RingSet;
+use super::source::{Selector, SourceInfo, SourceKind, SourceState};
+use crate::config::Profile;
+use crate::fleet::model::FleetState;
+use crate::fleet::worker::AbortOnDrop;
+use crate::fleet::Fleet;
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    pub follow: bool,
+    /// Only lines at or after this time (unix nanos).
+    pub since: Option<i64>,
+    /// Lines of history per source to start with (None: all, or everything since `since`).
+    pub tail: Option<u64>,
+    /// Lines each source may buffer before the consumer takes them; beyond that lines are
+    /// dropped and counted (never blocking the SSH connection).
+    pub ring_capacity: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions { follow: true, since: None, tail: Some(200), ring_capacity: 65_536 }
+    }
+}
+
+pub struct LogSession {
+    profile: Profile,
+    pub selectors: Vec<Selector>,
+    opts: LogOptions,
+    sources: Vec<SourceInfo>,
+    by_key: HashMap<(usize, SourceKind), SourceId>,
+    rings: RingSet,
+    states_tx: mpsc::Sender<(SourceId, SourceState)>,
+    states_rx: mpsc::Receiver<(SourceId, SourceState)>,
+    tasks: Vec<AbortOnDrop<()>>,
+}
+
+impl LogSession {
+    pub fn new(profile: &Profile, selectors: Vec<Selector>, opts: LogOptions) -> LogSession {
+        let (states_tx, states_rx) = mpsc::channel(1024);
+        LogSession {
+            profile: profile.clone(),
+            selectors,
+            opts,
+            sources: Vec::new(),
+            by_key: HashMap::new(),
+            rings: RingSet::new(),
+            states_tx,
+            states_rx,
+            tasks: Vec::new(),
+        }
+    }
+
+    pub fn sources(&self) -> &[SourceInfo] {
+        &self.sources
+    }
+
+    pub fn label(&self, id: SourceId) -> &str {
+        self.sources.get(id as usize).map(|s| s.label.as_str()).unwrap_or("?")
+    }
+
+    /// Start streams for every source the selectors now take (new replicas join), and mark
+    /// containers that disappeared from a connected host as removed. Returns whether the
+    /// source list changed.
+    pub fn sync(&mut self, state: &FleetState, fleet: &Fleet) -> bool {
+        let mut changed = false;
+        for (hi, host) in state.hosts.iter().enumerate() {
+            let Some(link) = fleet.link(hi) else { continue };
+            let mut wanted: Vec<SourceKind> = host
+                .containers
+                .iter()
+                .filter(|c| self.selectors.iter().any(|s| s.takes_container(&self.profile, &host.name, c)))
+                .map(|c| SourceKind::Container { id: c.id.clone(), name: c.name.clone() })
+                .collect();
+            for s in &self.selectors {
+                wanted.extend(s.host_sources(&self.profile, &host.name));
+            }
+            for kind in wanted {
+                if self.by_key.contains_key(&(hi, kind.clone())) {
+                    continue;
+                }
+                let id = self.sources.len() as SourceId;
+                self.sources.push(SourceInfo::new(hi, &host.name, kind.clone()));
+                self.by_key.insert((hi, kind.clone()), id);
+                let ctx = StreamCtx {
+                    source: id,
+                    link: link.clone(),
+                    ring: self.rings.add(id, self.opts.ring_capacity),
+                    states: self.states_tx.clone(),
+                    follow: self.opts.follow,
+                    since: self.opts.since,
+                    tail: self.opts.tail,
+                };
+                let task = match kind {
+                    SourceKind::Container { id, .. } => tokio::spawn(follow_container(ctx, id)),
+                    SourceKind::File { path } => tokio::spawn(follow_file(ctx, path)),
+                    SourceKind::Journal { unit } => tokio::spawn(follow_journal(ctx, unit)),
+                };
+                self.tasks.push(AbortOnDrop(task));
+                changed = true;
+            }
+            if host.ready && host.conn.is_connected() {
+                for src in self.sources.iter_mut().filter(|s| s.host == hi) {
+                    if let SourceKind::Container { id, .. } = &src.kind {
+                        if host.container(id).is_none() && src.state != SourceState::Removed {
+                            src.state = SourceState::Removed;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// Wait until some ring has lines or a source changed state.
+    pub async fn changed(&mut self) {
+        self.rings.changed().await
+    }
+
+    /// Move everything buffered into `out` (at most `max_per_source` per source); apply state
+    /// changes. Returns whether any source changed state.
+    pub fn drain(&mut self, out: &mut Vec<Entry>, max_per_source: usize) -> bool {
+        self.rings.drain_all(out, max_per_source);
+        let mut changed = false;
+        while let Ok((id, state)) = self.states_rx.try_recv() {
+            if let Some(s) = self.sources.get_mut(id as usize) {
+                if s.state != state && s.state != SourceState::Removed {
+                    s.state = state;
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Every source has ended (one-shot reads).
+    pub fn all_ended(&self) -> bool {
+        !self.sources.is_empty()
+            && self
+                .sources
+                .iter()
+                .all(|s| matches!(s.state, SourceState::Ended { .. } | SourceState::Removed | SourceState::Stopped))
+    }
+
+    /// Lines dropped so far because the consumer was too slow (each drop is also marked in
+    /// the stream where it happened).
+    pub fn dropped(&self) -> u64 {
+        self.rings.dropped_total()
+    }
+}

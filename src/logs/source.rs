@@ -1,0 +1,128 @@
+//! What to follow: targets named by the user (service, host, container) resolved against
+//! the profile and the live fleet into log sources, each with an honest state.
+
+use crate::config::Profile;
+use crate::docker::model::ContainerInfo;
+use crate::fleet::model::FleetState;
+use serde::Serialize;
+
+/// A target as the user names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Every replica of a profile service on every host (new replicas join), plus the
+    /// service's log files and journald units.
+    Service(String),
+    /// Every container on a host, plus the log files and units of the services there.
+    Host(String),
+    /// One container by name (or id prefix), optionally on one host ("host-1/web-1").
+    Container { host: Option<String>, name: String },
+    /// Everything.
+    All,
+}
+
+impl Selector {
+    /// Interpret a target: "host/container", a service name, a host name, or a container
+    /// name or id prefix (checked in that order).
+    pub fn parse(target: &str, profile: &Profile) -> Selector {
+        if target == "all" || target == "*" {
+            return Selector::All;
+        }
+        if let Some((host, name)) = target.split_once('/') {
+            return Selector::Container { host: Some(host.to_string()), name: name.to_string() };
+        }
+        if profile.services.iter().any(|s| s.name == target) {
+            return Selector::Service(target.to_string());
+        }
+        if profile.host(target).is_some() {
+            return Selector::Host(target.to_string());
+        }
+        Selector::Container { host: None, name: target.to_string() }
+    }
+
+    /// Does this selector take container `c` on `host`?
+    pub fn takes_container(&self, profile: &Profile, host: &str, c: &ContainerInfo) -> bool {
+        match self {
+            Selector::All => true,
+            Selector::Host(h) => h == host,
+            Selector::Service(name) => profile
+                .services
+                .iter()
+                .find(|s| &s.name == name)
+                .is_some_and(|s| s.runs_on(host) && s.matches(&c.name, |k| c.labels.get(k).cloned())),
+            Selector::Container { host: h, name } => {
+                h.as_deref().is_none_or(|h| h == host)
+                    && (c.name == *name || (name.len() >= 4 && c.id.starts_with(name)))
+            }
+        }
+    }
+
+    /// The (file path, journald unit) sources this selector takes on `host`.
+    pub fn host_sources(&self, profile: &Profile, host: &str) -> Vec<SourceKind> {
+        let services: Vec<&crate::config::Service> = match self {
+            Selector::All => profile.services.iter().filter(|s| s.runs_on(host)).collect(),
+            Selector::Host(h) if h == host => profile.services.iter().filter(|s| s.runs_on(host)).collect(),
+            Selector::Service(name) => profile.services.iter().filter(|s| &s.name == name && s.runs_on(host)).collect(),
+            _ => vec![],
+        };
+        let mut out = Vec::new();
+        for s in services {
+            out.extend(s.log_files.iter().map(|p| SourceKind::File { path: p.clone() }));
+            out.extend(s.journald_units.iter().map(|u| SourceKind::Journal { unit: u.clone() }));
+        }
+        out.dedup();
+        out
+    }
+
+    /// Names a target that exists neither in the profile nor in the fleet?
+    pub fn matches_anything(&self, profile: &Profile, fleet: &FleetState) -> bool {
+        fleet.hosts.iter().any(|h| {
+            h.containers.iter().any(|c| self.takes_container(profile, &h.name, c))
+                || !self.host_sources(profile, &h.name).is_empty()
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceKind {
+    Container { id: String, name: String },
+    File { path: String },
+    Journal { unit: String },
+}
+
+/// Where a source stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SourceState {
+    /// Following.
+    Live,
+    /// The SSH connection is down; lines will be fetched from where they stopped.
+    Reconnecting,
+    /// The container is not running; its logs resume if it starts again.
+    Stopped,
+    /// The container was removed.
+    Removed,
+    /// A one-shot read finished, or the source failed for good.
+    Ended { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    pub host: usize,
+    pub host_name: String,
+    pub kind: SourceKind,
+    /// "host-1/web-1", "host-1:/var/log/nginx/access.log", "host-1:nginx.service"
+    pub label: String,
+    pub state: SourceState,
+}
+
+impl SourceInfo {
+    pub fn new(host: usize, host_name: &str, kind: SourceKind) -> SourceInfo {
+        let label = match &kind {
+            SourceKind::Container { name, .. } => format!("{host_name}/{name}"),
+            SourceKind::File { path } => format!("{host_name}:{path}"),
+            SourceKind::Journal { unit } => format!("{host_name}:{unit}"),
+        };
+        SourceInfo { host, host_name: host_name.to_string(), kind, label, state: SourceState::Live }
+    }
+}

@@ -1,0 +1,165 @@
+//! The log view's part of `App::update`: opening logs for what is selected, the log
+//! actions, and editing the filter fields.
+
+use super::action::Action;
+use super::app::{App, Effect, Focus, Screen};
+use super::logpane::{JsonMode, LogField, LogPane, WINDOWS};
+use super::rows::Row;
+use crate::logs::source::Selector;
+
+impl App {
+    /// Open the log view for the selection: a host (hosts pane), a service (all its
+    /// replicas, joining new ones), a replica, or the container on the detail screen.
+    pub(super) fn open_logs(&mut self, rows: &[Row]) -> Vec<Effect> {
+        let (selectors, title) = match &self.screen {
+            Screen::Detail { host, container } => {
+                let h = &self.fleet.hosts[*host];
+                let name = h.container(container).map(|c| c.name.clone()).unwrap_or_else(|| container.clone());
+                (
+                    vec![Selector::Container { host: Some(h.name.clone()), name: name.clone() }],
+                    format!("{}/{name}", h.name),
+                )
+            }
+            _ if self.focus == Focus::Hosts => {
+                let Some(h) = self.fleet.hosts.get(self.host_selected) else { return vec![] };
+                (vec![Selector::Host(h.name.clone())], format!("host {}", h.name))
+            }
+            _ => match rows.get(self.selected) {
+                Some(Row::Replica(si, ri)) => {
+                    let r = &self.summaries[*si].replicas[*ri];
+                    (
+                        vec![Selector::Container { host: Some(r.host.clone()), name: r.container.clone() }],
+                        format!("{}/{}", r.host, r.container),
+                    )
+                }
+                Some(Row::Service(si)) => {
+                    let s = &self.summaries[*si];
+                    if s.configured {
+                        (vec![Selector::Service(s.name.clone())], format!("service {}", s.name))
+                    } else {
+                        let sel = s
+                            .replicas
+                            .iter()
+                            .map(|r| Selector::Container { host: Some(r.host.clone()), name: r.container.clone() })
+                            .collect();
+                        (sel, s.name.clone())
+                    }
+                }
+                None => return vec![],
+            },
+        };
+        let mut pane = LogPane::new(title, self.log_budget);
+        pane.now = self.now.timestamp_nanos_opt().unwrap_or(0);
+        self.logs = Some(pane);
+        self.screen = Screen::Logs;
+        self.layout_logs();
+        vec![Effect::OpenLogs(selectors)]
+    }
+
+    /// Tell the log pane how many rows it has (for paging and following).
+    pub(super) fn layout_logs(&mut self) {
+        let body = super::view::body_area(self, self.viewport.0, self.viewport.1);
+        if let Some(p) = self.logs.as_mut() {
+            // borders (2), the status line and the sources line
+            p.height = body.height.saturating_sub(4).max(1) as usize;
+        }
+    }
+
+    pub(super) fn act_logs(&mut self, a: Action) -> Vec<Effect> {
+        let Some(p) = self.logs.as_mut() else {
+            self.screen = Screen::Dashboard;
+            return vec![];
+        };
+        p.message = None;
+        p.now = self.now.timestamp_nanos_opt().unwrap_or(0);
+        let page = p.height.max(1) as isize;
+        match a {
+            Action::Back | Action::Cancel => {
+                self.logs = None;
+                self.screen = Screen::Dashboard;
+                return vec![Effect::CloseLogs];
+            }
+            Action::Up => p.scroll(-1),
+            Action::Down => p.scroll(1),
+            Action::PageUp => p.scroll(-page),
+            Action::PageDown => p.scroll(page),
+            Action::Top => {
+                p.follow.pause();
+                p.follow.top = 0;
+            }
+            Action::Bottom => p.follow.resume(p.view.len(), p.height),
+            Action::LogPause => {
+                if p.follow.following {
+                    p.follow.pause();
+                } else {
+                    p.follow.resume(p.view.len(), p.height);
+                }
+            }
+            Action::LogInclude => p.edit(LogField::Include),
+            Action::LogExclude => p.edit(LogField::Exclude),
+            Action::LogHighlight => p.edit(LogField::Highlight),
+            Action::LogSearch => p.edit(LogField::Search),
+            Action::LogFields => p.edit(LogField::Fields),
+            Action::LogExport => p.edit(LogField::Export),
+            Action::LogNext => p.find(true),
+            Action::LogPrev => p.find(false),
+            Action::LogCase => {
+                p.case_sensitive = !p.case_sensitive;
+                p.refilter();
+            }
+            Action::LogLevel => p.cycle_level(),
+            Action::LogWindow => {
+                p.window = (p.window + 1) % WINDOWS.len();
+                p.refilter();
+            }
+            Action::LogTimestamps => p.timestamps = !p.timestamps,
+            Action::LogUtc => p.utc = !p.utc,
+            Action::LogWrap => p.wrap = !p.wrap,
+            Action::LogAnsi => p.ansi = !p.ansi,
+            Action::LogJson => {
+                p.json = match p.json {
+                    JsonMode::Raw => JsonMode::Pretty,
+                    JsonMode::Pretty => JsonMode::Fields,
+                    JsonMode::Fields => JsonMode::Raw,
+                }
+            }
+            other => return self.act_global_in_logs(other),
+        }
+        vec![]
+    }
+
+    fn act_global_in_logs(&mut self, a: Action) -> Vec<Effect> {
+        match a {
+            Action::Quit => self.should_quit = true,
+            Action::Help => {
+                self.logs = None;
+                self.screen = Screen::Help;
+                return vec![Effect::CloseLogs];
+            }
+            Action::Palette => self.palette = Some(Default::default()),
+            Action::ToggleLog => self.show_log = !self.show_log,
+            _ => {}
+        }
+        vec![]
+    }
+
+    /// Keys while a log field is being typed: confirm applies it, cancel drops the edit.
+    pub(super) fn act_log_edit(&mut self, a: Action) -> Vec<Effect> {
+        let Some(p) = self.logs.as_mut() else { return vec![] };
+        match a {
+            Action::Confirm => {
+                if let Some(path) = p.commit_edit() {
+                    return vec![Effect::ExportLogs(path)];
+                }
+            }
+            Action::Cancel => p.editing = None,
+            Action::ClearFilter => {
+                if let Some((_, input)) = p.editing.as_mut() {
+                    input.clear();
+                }
+            }
+            _ => {}
+        }
+        vec![]
+    }
+}
