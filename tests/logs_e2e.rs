@@ -224,3 +224,51 @@ fn headless_logs_command() {
     assert_eq!(code, 2);
     assert!(err.contains("no service, host or container matches \"nope\""), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_replicas_join_a_followed_service_and_removed_ones_are_marked() {
+    let (_tmp, sb) = sandbox(2);
+    let first = counter(&sb, 0, "svc", 20);
+    let profile_text = std::fs::read_to_string(&sb.profile_path).unwrap();
+    let base = profile_text.split("[[services]]").next().unwrap();
+    let path = sb.profile_path.with_file_name("svc.toml");
+    std::fs::write(&path, format!("{base}[[services]]\nname = \"svc\"\ncompose_service = \"svc\"\n")).unwrap();
+    let profile = load_profile(&path);
+    let (mut fleet, mut state) = start(&profile, ConnectOptions::default());
+    wait_for(&mut fleet, &mut state, Duration::from_secs(30), "hosts ready", |s| s.hosts.iter().all(|h| h.ready)).await;
+    let mut session = LogSession::new(&profile, vec![Selector::Service("svc".into())], LogOptions::default());
+    session.sync(&state, &fleet);
+    assert_eq!(session.sources().len(), 1);
+
+    // A second replica starts on host-2: it joins without anyone asking.
+    let second = counter(&sb, 1, "svc", 20);
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            ev = fleet.events.recv() => if let Some(ev) = ev { if state.apply(ev) { session.sync(&state, &fleet); } },
+            _ = session.changed() => { session.drain(&mut got, usize::MAX); }
+        }
+        if got.iter().filter_map(|e| e.as_line()).any(|l| l.source == 1) {
+            break;
+        }
+    }
+    assert_eq!(session.sources().len(), 2, "{:?}", session.sources());
+    assert!(session.sources()[1].label.ends_with(&second), "{:?}", session.sources());
+    assert!(got.iter().filter_map(|e| e.as_line()).any(|l| l.source == 1), "the new replica's lines arrive");
+
+    // The first replica is removed: its source is marked.
+    let out = sb.docker(0).args(["rm", "-f", &first]).output().unwrap();
+    assert!(out.status.success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline
+        && session.sources()[0].state != fleetdeck::logs::source::SourceState::Removed
+    {
+        tokio::select! {
+            ev = fleet.events.recv() => if let Some(ev) = ev { if state.apply(ev) { session.sync(&state, &fleet); } },
+            _ = session.changed() => { session.drain(&mut got, usize::MAX); }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => { session.drain(&mut got, usize::MAX); }
+        }
+    }
+    assert_eq!(session.sources()[0].state, fleetdeck::logs::source::SourceState::Removed);
+}

@@ -31,6 +31,9 @@ pub struct UiArgs {
     /// Disable every mutating action, whatever the profile says.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Most log lines the console's log view keeps (older ones are dropped, and counted).
+    #[arg(long, global = true, default_value_t = 1_000_000)]
+    pub log_budget: usize,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -78,7 +78,7 @@ pub fn run_console(profile_path: &Path, ui: &UiArgs) -> i32 {
             return 2;
         }
     };
-    let code = rt.block_on(event_loop(profile, hosts, keymap, theme, ui.read_only));
+    let code = rt.block_on(event_loop(profile, hosts, keymap, theme, ui.read_only, ui.log_budget));
     rt.shutdown_timeout(Duration::from_millis(300));
     match code {
         Ok(()) => 0,
@@ -95,6 +95,7 @@ async fn event_loop(
     keymap: Keymap,
     theme: Theme,
     read_only: bool,
+    log_budget: usize,
 ) -> std::io::Result<()> {
     let (prompt_tx, mut prompt_rx) = mpsc::channel(16);
     let opts = ConnectOptions {
@@ -104,6 +105,7 @@ async fn event_loop(
     };
     let (mut fleet, state) = Fleet::start(&profile, hosts, opts, WorkerConfig::default());
     let mut app = App::new(&profile, read_only, state, keymap);
+    app.log_budget = log_budget.max(1000);
 
     // ratatui::init installs a panic hook that restores the terminal before the panic report.
     let mut terminal = ratatui::try_init()?;
