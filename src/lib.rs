@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod docker;
 pub mod fleet;
 pub mod logs;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod deploy;
 pub mod logs;
 pub mod status;
 
@@ -66,6 +67,15 @@ pub enum Command {
     },
     /// Print the merged logs of services, hosts or containers across the fleet (like stern).
     Logs(logs::LogsArgs),
+    /// Roll out a new image to a service, replica by replica behind health gates; any
+    /// failure puts every moved replica back. Exit 0 done, 1 failed (rolled back), 3 lock held.
+    Deploy(deploy::DeployArgs),
+    /// Go back to an earlier release of a service (default: the last healthy one).
+    Rollback(deploy::RollbackArgs),
+    /// The release history of a service, from the journal on its hosts.
+    Releases(deploy::ReleasesArgs),
+    /// Show or break a service's deploy lock.
+    Lock(deploy::LockArgs),
     /// Validate a profile (and optionally a keymap and a theme) without connecting.
     Check {
         /// Profile file to validate.
@@ -102,6 +112,10 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Status { connect, json }) => status::run_status(&cli.ui, &connect, json),
         Some(Command::Hosts { connect, json }) => status::run_hosts(&cli.ui, &connect, json),
         Some(Command::Logs(args)) => logs::run(&cli.ui, &args),
+        Some(Command::Deploy(a)) => deploy::run_deploy(&cli.ui, &a),
+        Some(Command::Rollback(a)) => deploy::run_rollback(&cli.ui, &a),
+        Some(Command::Releases(a)) => deploy::run_releases(&cli.ui, &a),
+        Some(Command::Lock(a)) => deploy::run_lock(&cli.ui, &a),
         Some(Command::Demo { up, down, hosts, dir }) => demo::run(&cli.ui, up, down, hosts, dir),
     }
 }

@@ -33,6 +33,8 @@ pub struct ResolvedHost {
     pub use_agent: bool,
     pub known_hosts: PathBuf,
     pub docker_socket: String,
+    /// Where the release journal and deploy locks live on the host.
+    pub state_dir: String,
     pub connect_timeout: Duration,
     pub keepalive_interval: Duration,
 }
@@ -80,6 +82,7 @@ pub fn resolve_hosts(profile: &Profile) -> Result<Vec<ResolvedHost>, ConfigError
             use_agent: d.use_agent.unwrap_or(true),
             known_hosts: known_hosts.clone(),
             docker_socket: h.docker_socket.clone().unwrap_or_else(|| "/var/run/docker.sock".into()),
+            state_dir: h.state_dir.clone().unwrap_or_else(|| "/var/lib/fleetdeck".into()),
             connect_timeout: d.connect_timeout.map(|x| x.0).unwrap_or(Duration::from_secs(10)),
             keepalive_interval: d.keepalive_interval.map(|x| x.0).unwrap_or(Duration::from_secs(5)),
         });

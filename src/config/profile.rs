@@ -54,6 +54,8 @@ pub struct HostSpec {
     pub identity_file: Option<String>,
     pub jump: Option<String>,
     pub docker_socket: Option<String>,
+    /// Where fleetdeck keeps its release journal and deploy locks on this host.
+    pub state_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +74,43 @@ pub struct ServiceSpec {
     /// systemd units whose journal is followed (`journalctl -f -u UNIT`).
     #[serde(default)]
     pub journald_units: Vec<String>,
+    /// How the service is deployed (rolling replacement settings).
+    pub deploy: Option<DeploySpec>,
+}
+
+/// `[services.deploy]`: how fleetdeck rolls out a new image.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySpec {
+    /// "stop-first" (default: replace one replica in place) or "start-first".
+    pub strategy: Option<Spanned<String>>,
+    /// Replicas replaced at once. Default 1.
+    pub batch_size: Option<usize>,
+    /// How long a new replica may take to become healthy. Default "60s".
+    pub health_timeout: Option<ConfigDuration>,
+    /// How long a batch must stay healthy before the next starts. Default "3s".
+    pub monitor: Option<ConfigDuration>,
+    /// Grace period for stopping the old replica. Default "10s".
+    pub stop_timeout: Option<ConfigDuration>,
+    /// Steps run once before anything changes.
+    #[serde(default)]
+    pub pre_deploy: Vec<HookSpec>,
+    /// Run on a replica's host before it is stopped (e.g. take it out of an upstream).
+    #[serde(default)]
+    pub pre_stop: Vec<HookSpec>,
+    /// Run on a replica's host after its replacement passed the health gate.
+    #[serde(default)]
+    pub post_start: Vec<HookSpec>,
+}
+
+/// A command run on a host. Placeholders {service}, {host}, {container}, {image}, {port},
+/// {release} are replaced by shell-quoted values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSpec {
+    pub run: String,
+    /// Host to run on; default: the replica's host (pre_deploy: the service's first host).
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +151,35 @@ pub struct Service {
     pub probes: Vec<Probe>,
     pub log_files: Vec<String>,
     pub journald_units: Vec<String>,
+    pub deploy: Deploy,
+}
+
+/// Validated deploy settings of a service.
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    pub start_first: bool,
+    pub batch_size: usize,
+    pub health_timeout: Duration,
+    pub monitor: Duration,
+    pub stop_timeout: Duration,
+    pub pre_deploy: Vec<HookSpec>,
+    pub pre_stop: Vec<HookSpec>,
+    pub post_start: Vec<HookSpec>,
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Deploy {
+            start_first: false,
+            batch_size: 1,
+            health_timeout: Duration::from_secs(60),
+            monitor: Duration::from_secs(3),
+            stop_timeout: Duration::from_secs(10),
+            pre_deploy: vec![],
+            pre_stop: vec![],
+            post_start: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +312,40 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
                 errors.push(err(s.name.span(), format!("service {name:?}: log file {f:?} must be an absolute path")));
             }
         }
+        let deploy = match &s.deploy {
+            None => Deploy::default(),
+            Some(d) => {
+                let start_first = match d.strategy.as_ref().map(|s| s.get_ref().as_str()) {
+                    None | Some("stop-first") => false,
+                    Some("start-first") => true,
+                    Some(other) => {
+                        let span = d.strategy.as_ref().map(|s| s.span()).unwrap_or(0..0);
+                        errors.push(err(span, format!("service {name:?}: unknown strategy {other:?} (expected \"stop-first\" or \"start-first\")")));
+                        false
+                    }
+                };
+                for h in d.pre_deploy.iter().chain(&d.pre_stop).chain(&d.post_start) {
+                    if let Some(host) = &h.host {
+                        if !host_names.contains(host) {
+                            errors.push(err(
+                                s.name.span(),
+                                format!("service {name:?}: hook runs on unknown host {host:?}"),
+                            ));
+                        }
+                    }
+                }
+                Deploy {
+                    start_first,
+                    batch_size: d.batch_size.unwrap_or(1).max(1),
+                    health_timeout: d.health_timeout.map(|x| x.0).unwrap_or(Duration::from_secs(60)),
+                    monitor: d.monitor.map(|x| x.0).unwrap_or(Duration::from_secs(3)),
+                    stop_timeout: d.stop_timeout.map(|x| x.0).unwrap_or(Duration::from_secs(10)),
+                    pre_deploy: d.pre_deploy.clone(),
+                    pre_stop: d.pre_stop.clone(),
+                    post_start: d.post_start.clone(),
+                }
+            }
+        };
         let mut probes = Vec::new();
         for p in s.probes {
             let url = p.url.get_ref();
@@ -273,6 +375,7 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
             probes,
             log_files: s.log_files,
             journald_units: s.journald_units,
+            deploy,
         });
     }
 

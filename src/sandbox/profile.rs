@@ -55,6 +55,8 @@ pub(crate) fn render(input: &ProfileInput<'_>) -> String {
         s.push_str("address = \"127.0.0.1\"\n");
         s.push_str(&format!("port = {}\n", host.ssh_port));
         s.push_str(&format!("docker_socket = {}\n", path(&host.docker_socket)));
+        // every sandbox host has its own journal and locks, as separate machines would
+        s.push_str(&format!("state_dir = {}\n", path(&host.host_dir.join("state"))));
     }
     for service in ["web", "api"] {
         s.push_str("\n[[services]]\n");

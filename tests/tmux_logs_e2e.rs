@@ -1,0 +1,233 @@
+//! The log view as a person uses it: the real binary in a real terminal (tmux) against the
+//! real sandbox (sshd + dockerd per host). Two hosts each run a replica of the web service,
+//! which prints `level=info msg="tick" n=N` every second. Open the service's logs from the
+//! dashboard, see both replicas, filter with a regex, pause, export to a file, close the
+//! view, quit, and check the terminal is restored.
+
+mod common;
+
+use common::*;
+use fleetdeck::sandbox::Sandbox;
+use regex::Regex;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// What the include filter is set to: a fifth of the tick lines (n ending in 0 or 5).
+const FILTER: &str = "n=[0-9]*[05]$";
+
+/// A tmux server of its own (killed on drop) with one session "fd".
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let st = self.cmd().args(["send-keys", "-t", "fd"]).args(keys).status().unwrap();
+        assert!(st.success(), "tmux send-keys {keys:?}");
+    }
+
+    /// Types `text` literally (no key names).
+    fn type_text(&self, text: &str) {
+        self.send(&["-l", text]);
+    }
+
+    fn capture(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn display(&self, fmt: &str) -> String {
+        let out = self.cmd().args(["display-message", "-p", "-t", "fd", fmt]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `cond` holds (up to 60 s: the test machine is slow and busy).
+    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.capture();
+            if cond(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    /// Kills the server and removes its socket file (tmux leaves it behind).
+    fn drop(&mut self) {
+        let socket = self.cmd().args(["display-message", "-p", "#{socket_path}"]).output().ok();
+        let _ = self.cmd().arg("kill-server").status();
+        if let Some(path) = socket.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) {
+            if path.ends_with(&self.socket) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// The log lines on screen: rows of the log view that show a line of the demo app (its
+/// text has `msg=`), without the borders.
+fn log_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.contains("msg=") && (l.contains("host-1/") || l.contains("host-2/")))
+        .map(|l| l.trim_end().trim_end_matches('│').trim_end().trim_start_matches('│').to_string())
+        .collect()
+}
+
+/// The status line of the log view (the row under the top border).
+fn status_line(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines.iter().position(|l| l.contains("Logs · ")).unwrap_or_else(|| panic!("no log view:\n{screen}"));
+    lines.get(top + 1).map(|l| l.trim_matches(['│', ' ']).to_string()).unwrap_or_default()
+}
+
+/// Every log row on screen matches the filter.
+#[track_caller]
+fn assert_all_match(screen: &str, re: &Regex) {
+    let rows = log_rows(screen);
+    assert!(!rows.is_empty(), "no log lines on screen:\n{screen}");
+    for row in &rows {
+        assert!(re.is_match(row), "a visible line does not match /{FILTER}/: {row:?}\n{screen}");
+    }
+}
+
+/// The number in front of `suffix` in `text` ("12 new lines" → 12).
+fn number_before(text: &str, suffix: &str) -> Option<usize> {
+    let head = &text[..text.find(suffix)?];
+    head.trim_end().rsplit(' ').next()?.parse().ok()
+}
+
+#[test]
+fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
+    let (tmp, sb) = sandbox(2);
+    let mut ids = Vec::new();
+    for host in 0..2 {
+        let name = format!("{}-web-{}", sb.prefix, host + 1);
+        ids.push(sb.run_web(host, &name, "v1", Sandbox::free_port(), "web").unwrap());
+    }
+    for (host, id) in ids.iter().enumerate() {
+        sb.wait_healthy(host, id, Duration::from_secs(60)).unwrap();
+    }
+
+    let tmux = Tmux { socket: format!("{}-logs-tmux", sb.prefix) };
+    let command = format!(
+        "env -u NO_COLOR {} --profile {}; echo EXITED:$?; sleep 60",
+        bin().display(),
+        sb.profile_path.display()
+    );
+    let st =
+        tmux.cmd().args(["new-session", "-d", "-s", "fd", "-x", "180", "-y", "40"]).arg(&command).status().unwrap();
+    assert!(st.success());
+
+    // The dashboard: both hosts connected, the web service (first row) with both replicas.
+    let screen = tmux.wait_for("dashboard with both web replicas", |s| {
+        s.contains("Hosts (2)")
+            && s.matches("connected").count() >= 2
+            && s.lines().any(|l| l.contains("▸ web") && l.contains("2/2"))
+    });
+    assert_eq!(tmux.display("#{alternate_on}"), "1", "runs in the alternate screen:\n{screen}");
+
+    // l: the merged logs of the service, lines of both replicas.
+    tmux.send(&["l"]);
+    let screen = tmux.wait_for("the log view with lines from both hosts", |s| {
+        let rows = log_rows(s);
+        s.contains("Logs · service web")
+            && rows.iter().any(|r| r.contains("host-1/") && r.contains(r#"msg="tick""#))
+            && rows.iter().any(|r| r.contains("host-2/") && r.contains(r#"msg="tick""#))
+    });
+    assert!(status_line(&screen).contains("FOLLOWING"), "{screen}");
+    assert!(screen.contains(&format!("host-1/{}-web-1 ●", sb.prefix)), "sources line:\n{screen}");
+    assert!(screen.contains(&format!("host-2/{}-web-2 ●", sb.prefix)), "sources line:\n{screen}");
+
+    // / + regex + Enter: only the matching lines, and the status says so.
+    let re = Regex::new(FILTER).unwrap();
+    tmux.send(&["/"]);
+    tmux.wait_for("the include field", |s| s.contains("show only /regex/:"));
+    tmux.type_text(FILTER);
+    tmux.wait_for("the typed regex", |s| s.contains(&format!("show only /regex/: {FILTER}")));
+    tmux.send(&["Enter"]);
+    let shown = format!("show /{FILTER}/");
+    let screen = tmux.wait_for("filtered lines of both hosts", |s| {
+        let rows = log_rows(s);
+        s.contains(&shown)
+            && rows.iter().any(|r| r.contains("host-1/"))
+            && rows.iter().any(|r| r.contains("host-2/"))
+            && rows.iter().all(|r| re.is_match(r))
+    });
+    assert!(status_line(&screen).contains(&shown), "{screen}");
+    println!("filtered log view:\n{screen}");
+    // and it stays that way as new lines come in
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_all_match(&tmux.capture(), &re);
+    }
+
+    // space: paused; new matching lines are counted, the window stays.
+    tmux.send(&["Space"]);
+    let paused = tmux.wait_for("paused", |s| s.contains(" PAUSED "));
+    let before = log_rows(&paused);
+    std::thread::sleep(Duration::from_secs(3));
+    let screen = tmux.wait_for("new lines while paused", |s| status_line(s).contains(" new lines"));
+    let status = status_line(&screen);
+    assert!(status.contains("PAUSED"), "{status:?}");
+    let new = number_before(&status, " new lines").unwrap_or_else(|| panic!("{status:?}"));
+    assert!(new >= 1, "{status:?}");
+    let after = log_rows(&screen);
+    assert!(
+        after.len() >= before.len() && after[..before.len()] == before[..],
+        "the paused window moved:\nbefore {before:#?}\nafter {after:#?}"
+    );
+    assert_all_match(&screen, &re);
+    println!("paused with {new} new lines:\n{screen}");
+
+    // e: export. The field proposes a file name; ctrl-u clears it, then type a path.
+    tmux.send(&["e"]);
+    let screen = tmux.wait_for("the export field", |s| s.contains("export visible lines to file: fleetdeck-logs-"));
+    assert!(status_line(&screen).contains(".log▏"), "{screen}");
+    tmux.send(&["C-u"]);
+    tmux.wait_for("the field cleared", |s| status_line(s) == "export visible lines to file: ▏");
+    let path = tmp.path().join("web-logs.txt");
+    let path_text = path.display().to_string();
+    tmux.type_text(&path_text);
+    tmux.wait_for("the typed path", |s| s.contains(&format!("export visible lines to file: {path_text}")));
+    tmux.send(&["Enter"]);
+    let done = format!(" lines to {path_text}");
+    let screen = tmux.wait_for("the export's result", |s| status_line(s).contains(&done));
+    let status = status_line(&screen);
+    assert!(status.contains("exported "), "{status:?}");
+    let n = number_before(&status, &done).unwrap_or_else(|| panic!("{status:?}"));
+    let written = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path_text}: {e}\n{screen}"));
+    let lines: Vec<&str> = written.lines().collect();
+    assert_eq!(lines.len(), n, "the status counts the lines written:\n{written}");
+    println!("{status}\n{written}");
+    assert!(n >= log_rows(&screen).len(), "at least the lines on screen ({n}):\n{written}");
+    for line in &lines {
+        assert!(re.is_match(line), "an exported line does not match /{FILTER}/: {line:?}");
+        assert!(line.contains(" [stdout] ") && line.contains(r#"msg="tick""#), "{line:?}");
+    }
+    assert!(lines.iter().any(|l| l.contains(&format!(" host-1/{}-web-1 ", sb.prefix))), "{written}");
+    assert!(lines.iter().any(|l| l.contains(&format!(" host-2/{}-web-2 ", sb.prefix))), "{written}");
+    assert!(status_line(&screen).contains("PAUSED"), "exporting keeps the view paused:\n{screen}");
+
+    // q closes the log view: back to the dashboard; q again quits.
+    tmux.send(&["q"]);
+    tmux.wait_for("the dashboard again", |s| s.contains("Hosts (2)") && !s.contains("Logs · "));
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("exit", |s| s.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor visible again");
+    assert!(!screen.contains("Hosts (2)"), "dashboard gone from the restored screen:\n{screen}");
+}
