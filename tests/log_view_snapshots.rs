@@ -443,7 +443,7 @@ fn paused_keeps_the_window_and_counts_new_lines() {
     let p = pane(&app);
     assert_eq!(p.view.len(), 36);
     assert!(!p.follow.following);
-    assert_eq!(p.follow.new_since_pause, 6);
+    assert_eq!(p.follow.new_since_pause, 5, "the lines below the window; not the late one above it");
     assert_eq!(p.follow.top, top_before + 1, "the late line above the window moved it down by one");
     let after = draw(&app, &theme);
     let text = buffer_text(&after);
@@ -451,13 +451,13 @@ fn paused_keeps_the_window_and_counts_new_lines() {
 
     let status = row_text(&after, STATUS_ROW);
     assert!(
-        status.contains(" PAUSED ") && status.contains(" 6 new lines ") && status.contains("36 / 36"),
+        status.contains(" PAUSED ") && status.contains(" 5 new lines ") && status.contains("36 / 36"),
         "{status:?}"
     );
     let (x, y) = in_row_with(&after, "PAUSED", " PAUSED ");
     assert_styled(&after, (x, y), " PAUSED ", theme.degraded.add_modifier(Modifier::REVERSED));
-    let (x, y) = in_row_with(&after, "new lines", " 6 new lines ");
-    assert_styled(&after, (x, y), " 6 new lines ", theme.degraded);
+    let (x, y) = in_row_with(&after, "new lines", " 5 new lines ");
+    assert_styled(&after, (x, y), " 5 new lines ", theme.degraded);
     // the window did not move: the same lines on the same rows
     assert_eq!(text_rows(&after), text_rows(&before), "the window moved while paused");
     assert!(!text.contains("09:29:53.000") && !text.contains("config loaded"), "{text}");
@@ -542,8 +542,9 @@ fn gap_marker_and_dropped_count() {
     let text = buffer_text(&buf);
     insta::assert_snapshot!("log_gap_dropped", text);
 
-    let marker = "─── 1234 lines missing from host-2/shop-web-2: consumer too slow ───";
-    let (x, y) = in_row_with(&buf, "lines missing", marker);
+    // the wording of the export (`export::gap_text`)
+    let marker = "--- 1234 lines dropped from host-2/shop-web-2 (consumer too slow) ---";
+    let (x, y) = in_row_with(&buf, "dropped from", marker);
     assert_eq!(x, 1, "the marker takes the whole row");
     assert_styled(&buf, (x, y), marker, theme.warning);
     // where the lost lines would have been: after 09:29:43.010, before 09:29:44.500
@@ -584,25 +585,29 @@ fn level_filter_warn_and_above() {
 
     let (x, y) = in_row_with(&buf, "level ≥", "level ≥ warn");
     assert_styled(&buf, (x, y), "level ≥ warn", theme.accent);
-    // warnings and errors only (JSON, logfmt, ANSI-coloured, stderr), and the gap: lost
-    // lines are never hidden
+    // warnings and errors only (JSON, logfmt, ANSI-coloured, stderr), lines without a level
+    // (the panic's trace), and the gap: lost lines are never hidden
     let shown: Vec<String> = text_rows(&buf).into_iter().filter(|r| !r.trim_matches([' ', '│']).is_empty()).collect();
     for row in &shown {
-        assert!(row.contains(" W ") || row.contains(" E ") || row.contains("lines missing"), "{row:?}\n{text}");
+        let unleveled = row.contains(&format!("{WEB_2_LABEL} !   {TRACE}"));
+        assert!(
+            row.contains(" W ") || row.contains(" E ") || row.contains("lines dropped from") || unleveled,
+            "{row:?}\n{text}"
+        );
     }
     for needle in ["slow query", "upstream timeout", "panic: runtime", "retrying payment", "payment declined"] {
         assert!(text.contains(needle), "{needle:?} is hidden:\n{text}");
     }
-    for needle in ["connection pool saturated", "payment webhook rejected", "17 lines missing"] {
+    for needle in ["connection pool saturated", "payment webhook rejected", "17 lines dropped from", TRACE] {
         assert!(text.contains(needle), "{needle:?} is hidden:\n{text}");
     }
     assert!(!text.contains("status=200") && !text.contains("cache hit") && !text.contains("INFO"), "{text}");
-    assert_eq!(pane(&app).view.len(), 8, "7 lines and the gap:\n{text}");
-    assert!(row_text(&buf, STATUS_ROW).contains("8 / 31 lines"));
+    assert_eq!(pane(&app).view.len(), 9, "7 lines, the trace and the gap:\n{text}");
+    assert!(row_text(&buf, STATUS_ROW).contains("9 / 31 lines"));
     // and off again after error
     key(&mut app, KeyCode::Char('v'));
     assert!(row_text(&draw(&app, &theme), STATUS_ROW).contains("level ≥ error"));
-    assert_eq!(pane(&app).view.len(), 5, "3 errors, the panic, the gap");
+    assert_eq!(pane(&app).view.len(), 6, "3 errors, the panic and its trace, the gap");
     key(&mut app, KeyCode::Char('v'));
     assert!(!row_text(&draw(&app, &theme), STATUS_ROW).contains("level"));
     assert_eq!(pane(&app).view.len(), 31);
@@ -621,7 +626,7 @@ fn search_highlights_the_hit_and_n_moves_on() {
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     let p = pane(&app);
     assert_eq!(p.search_text, "status=500");
-    let first = p.search_hit.expect("a match");
+    let first = p.search_hit().expect("a match");
     assert!(!p.follow.following, "a search hit pauses the view");
     assert_eq!(p.view.len(), 30, "search does not filter");
     let buf = draw(&app, &theme);
@@ -647,7 +652,7 @@ fn search_highlights_the_hit_and_n_moves_on() {
 
     // n: the next match
     assert!(key(&mut app, KeyCode::Char('n')).is_empty());
-    let second = pane(&app).search_hit.unwrap();
+    let second = pane(&app).search_hit().unwrap();
     assert!(second > first, "{first} -> {second}");
     let buf = draw(&app, &theme);
     insta::assert_snapshot!("log_search_next", buffer_text(&buf));
@@ -657,9 +662,9 @@ fn search_highlights_the_hit_and_n_moves_on() {
     assert_styled(&buf, (x, old), "POST", theme.base);
     // and round again to the first
     key(&mut app, KeyCode::Char('n'));
-    assert_eq!(pane(&app).search_hit, Some(first), "n wraps around");
+    assert_eq!(pane(&app).search_hit(), Some(first), "n wraps around");
     key(&mut app, KeyCode::Char('N'));
-    assert_eq!(pane(&app).search_hit, Some(second), "N goes back");
+    assert_eq!(pane(&app).search_hit(), Some(second), "N goes back");
 }
 
 /// The text of the hit row is drawn on the selection's background, the match itself bold.
@@ -750,13 +755,11 @@ fn source_states_are_shown() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Known bugs of the log view (src/tui/logpane.rs, src/tui/view/logs.rs): each test asserts
-// the behaviour a user expects and fails today. Run them with
-// `cargo test --test log_view_snapshots -- --ignored` after a fix, and drop the `ignore`.
+// Former known bugs of the log view (src/tui/logpane.rs, src/tui/view/logs.rs), fixed: each
+// test asserts the behaviour a user expects and failed before the fix.
 // ---------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "known bug: body_lines expands entries from follow.top downwards, so multi-row entries push the newest lines off the screen while FOLLOWING"]
 fn known_bug_following_shows_the_newest_line_in_json_pretty_mode() {
     let mut app = log_app();
     key(&mut app, KeyCode::Char('J'));
@@ -767,7 +770,6 @@ fn known_bug_following_shows_the_newest_line_in_json_pretty_mode() {
 }
 
 #[test]
-#[ignore = "known bug: with wrap on, Paragraph wraps below the window, so the newest line's text is cut off while FOLLOWING"]
 fn known_bug_following_shows_the_newest_line_wrapped() {
     let mut app = log_app();
     let long = format!("level=info msg=\"payload\" body={} end=1", "x".repeat(250));
@@ -778,7 +780,6 @@ fn known_bug_following_shows_the_newest_line_wrapped() {
 }
 
 #[test]
-#[ignore = "known bug: commit_edit stores an invalid include pattern before refilter fails, so the status shows it as active and every later refilter (level, window, case) fails too"]
 fn known_bug_invalid_include_pattern_blocks_the_level_filter() {
     let mut app = log_app();
     key(&mut app, KeyCode::Char('/'));
@@ -800,7 +801,6 @@ fn known_bug_invalid_include_pattern_blocks_the_level_filter() {
 }
 
 #[test]
-#[ignore = "known bug: refilter() drops the compile error of the highlight and search patterns (unwrap_or(None))"]
 fn known_bug_invalid_highlight_and_search_patterns_are_reported() {
     let mut app = log_app();
     key(&mut app, KeyCode::Char('H'));
@@ -816,7 +816,6 @@ fn known_bug_invalid_highlight_and_search_patterns_are_reported() {
 }
 
 #[test]
-#[ignore = "known bug: refilter() sets include_unleveled = false with a level, hiding stack-trace continuations (level.rs says level filters keep them)"]
 fn known_bug_level_filter_keeps_unleveled_continuations() {
     let mut app = log_app();
     for _ in 0..3 {
@@ -827,7 +826,6 @@ fn known_bug_level_filter_keeps_unleveled_continuations() {
 }
 
 #[test]
-#[ignore = "known bug: body_lines prints g.count even when it is 0 (unknown), unlike export::gap_text"]
 fn known_bug_gap_of_unknown_size_is_not_zero_lines() {
     let mut entries = lines();
     entries.push(Entry::Gap(Gap {
@@ -844,7 +842,6 @@ fn known_bug_gap_of_unknown_size_is_not_zero_lines() {
 }
 
 #[test]
-#[ignore = "known bug: refilter() always calls follow.resume, so H (highlight), c (case) and other filter changes while paused jump to the end"]
 fn known_bug_highlight_while_paused_keeps_the_window() {
     let mut app = log_app();
     key(&mut app, KeyCode::Char('g'));
@@ -859,7 +856,6 @@ fn known_bug_highlight_while_paused_keeps_the_window() {
 }
 
 #[test]
-#[ignore = "known bug: search_hit is a view index that ingest() never shifts, so a late line inserted above moves the highlight to another line"]
 fn known_bug_search_hit_stays_on_its_line_when_lines_arrive_above() {
     let mut app = log_app();
     key(&mut app, KeyCode::Char('s'));
@@ -871,6 +867,225 @@ fn known_bug_search_hit_stays_on_its_line_when_lines_arrive_above() {
         dropped: 0,
     });
     let p = pane(&app);
-    let hit = p.view.entry_at(&p.store, p.search_hit.unwrap()).and_then(Entry::as_line).unwrap();
+    let hit = p.view.entry_at(&p.store, p.search_hit().unwrap()).and_then(Entry::as_line).unwrap();
     assert!(hit.text.contains("status=500"), "the highlighted line is no longer a match: {:?}", hit.text);
+}
+
+// ---------------------------------------------------------------------------------------
+// Following, pausing, searching and filtering: the finer points
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn wrapped_rows_are_indented_under_the_text_and_fit_the_width() {
+    let mut app = log_app();
+    let long = format!("level=info msg=\"payload\" body={} end=1 and then some words", "x".repeat(150));
+    app.update(Msg::Logs { entries: vec![out(at(49, 950), 0, &long)], sources: None, dropped: 0 });
+    key(&mut app, KeyCode::Char('W'));
+    let buf = draw(&app, &default_theme());
+    let text = buffer_text(&buf);
+    let first = row_with(&buf, "09:29:49.950");
+    let rows: Vec<String> = (first..FIRST_TEXT_ROW + TEXT_ROWS as u16).map(|y| row_text(&buf, y)).collect();
+    assert_eq!(rows.len(), 4, "the newest line takes the last four rows:\n{text}");
+    // broken after a blank, not inside `msg="payload"`; the long word is cut where the row ends
+    assert!(rows[0].trim_end_matches('│').trim_end().ends_with(r#"msg="payload""#), "{text}");
+    let x = find_in_row(&buf, first, "level=info").unwrap();
+    for (i, row) in rows.iter().enumerate().skip(1) {
+        let y = first + i as u16;
+        assert!(row[..row.find(|c: char| c != '│' && c != ' ').unwrap()].len() >= x as usize, "indented: {row:?}");
+        assert!(
+            buf[(x - 1, y)].symbol() == " " && buf[(x, y)].symbol() != " ",
+            "row {i} starts under the text: {row:?}"
+        );
+    }
+    assert!(
+        rows[1].contains("body=xxx") && rows[2].ends_with("x end=1 and │") && rows[3].contains("then some words"),
+        "{text}"
+    );
+    assert_eq!(row_text(&buf, first - 1).split_whitespace().next(), Some("│09:29:49.900"), "{text}");
+}
+
+#[test]
+fn the_eviction_notice_never_hides_the_newest_line() {
+    let mut app = log_app();
+    {
+        let p = app.logs.as_mut().unwrap();
+        p.store.set_budget(TEXT_ROWS + 2);
+        let first = p.store.first_abs();
+        p.view.on_evict(first);
+        p.follow.resume(p.view.len(), p.height);
+    }
+    // the window is full of lines: no room for the notice
+    let buf = draw(&app, &default_theme());
+    let text = buffer_text(&buf);
+    assert!(!text.contains("older lines dropped"), "{text}");
+    assert!(row_text(&buf, FIRST_TEXT_ROW + TEXT_ROWS as u16 - 1).contains("09:29:49.900"), "{text}");
+    // fewer lines than rows: the notice heads them
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "checkout");
+    key(&mut app, KeyCode::Enter);
+    let buf = draw(&app, &default_theme());
+    assert!(
+        row_text(&buf, FIRST_TEXT_ROW).contains("⋯ 4 older lines dropped (line budget 26)"),
+        "{}",
+        buffer_text(&buf)
+    );
+    // scrolled to the top of a long view, it is the first row
+    key(&mut app, KeyCode::Char('/'));
+    ctrl(&mut app, 'u');
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('g'));
+    let buf = draw(&app, &default_theme());
+    assert!(row_text(&buf, FIRST_TEXT_ROW).contains("older lines dropped"), "{}", buffer_text(&buf));
+    assert!(row_text(&buf, FIRST_TEXT_ROW + 1).contains("09:29:32.005"), "{}", buffer_text(&buf));
+}
+
+#[test]
+fn new_lines_are_counted_only_below_the_window() {
+    let mut app = log_app();
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "checkout");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char(' '));
+    assert!(!pane(&app).follow.following);
+    let more = |ts: i64| out(ts, 0, r#"level=info msg="POST /checkout" status=200 ms=40"#);
+    app.update(Msg::Logs { entries: vec![more(at(50, 0))], sources: None, dropped: 0 });
+    let buf = draw(&app, &default_theme());
+    assert!(buffer_text(&buf).contains("09:29:50.000"), "the new line is in the window");
+    assert_eq!(pane(&app).follow.new_since_pause, 0);
+    assert!(!row_text(&buf, STATUS_ROW).contains("new lines"));
+    // once the window is full, further lines are news
+    let entries: Vec<Entry> = (0..TEXT_ROWS as i64).map(|i| more(at(51 + i, 0))).collect();
+    app.update(Msg::Logs { entries, sources: None, dropped: 0 });
+    let p = pane(&app);
+    let visible_from_top = p.view.len() - p.follow.top;
+    assert_eq!((p.view.len(), p.follow.top), (29, 0), "4 lines of checkout, then 25");
+    assert_eq!(p.follow.new_since_pause as usize, visible_from_top - TEXT_ROWS);
+    assert!(row_text(&draw(&app, &default_theme()), STATUS_ROW).contains(" 5 new lines "));
+}
+
+#[test]
+fn the_status_line_keeps_pause_and_filters_while_a_field_is_edited() {
+    let mut app = log_app();
+    key(&mut app, KeyCode::Char(' '));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char('v'));
+    }
+    key(&mut app, KeyCode::Char('x'));
+    type_text(&mut app, "healthz");
+    let buf = draw(&app, &default_theme());
+    let status = row_text(&buf, STATUS_ROW);
+    assert!(status.starts_with("│hide /regex/: healthz▏"), "{status:?}");
+    assert!(status.ends_with(" PAUSED  level ≥ warn│"), "{status:?}");
+    let (x, y) = in_row_with(&buf, "hide /regex/", " PAUSED ");
+    assert_styled(&buf, (x, y), " PAUSED ", default_theme().degraded.add_modifier(Modifier::REVERSED));
+    // a long value leaves no room: the prompt wins
+    type_text(&mut app, &"y".repeat(80));
+    let status = row_text(&draw(&app, &default_theme()), STATUS_ROW);
+    assert!(status.contains("PAUSED") && !status.contains("level"), "{status:?}");
+    type_text(&mut app, &"y".repeat(20));
+    let status = row_text(&draw(&app, &default_theme()), STATUS_ROW);
+    assert!(!status.contains("PAUSED"), "{status:?}");
+}
+
+#[test]
+fn a_filter_change_while_paused_keeps_the_first_line() {
+    let mut app = log_app();
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let first = row_text(&draw(&app, &default_theme()), FIRST_TEXT_ROW);
+    assert!(first.contains("09:29:31.480"), "{first:?}");
+    // hiding the two lines above the window
+    key(&mut app, KeyCode::Char('x'));
+    type_text(&mut app, "listening");
+    key(&mut app, KeyCode::Enter);
+    let p = pane(&app);
+    assert_eq!((p.follow.following, p.follow.top, p.view.len()), (false, 1, 28));
+    assert_eq!(row_text(&draw(&app, &default_theme()), FIRST_TEXT_ROW), first);
+    // the first line hidden itself: the next one shown takes its place
+    key(&mut app, KeyCode::Char('x'));
+    ctrl(&mut app, 'u');
+    type_text(&mut app, "listening|ms=8$");
+    key(&mut app, KeyCode::Enter);
+    let row = row_text(&draw(&app, &default_theme()), FIRST_TEXT_ROW);
+    assert!(row.contains("09:29:32.005") && !pane(&app).follow.following, "{row:?}");
+    // following stays following
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('v'));
+    assert!(pane(&app).follow.following);
+}
+
+#[test]
+fn an_invalid_pattern_keeps_the_one_in_force() {
+    let mut app = log_app();
+    key(&mut app, KeyCode::Char('x'));
+    type_text(&mut app, "healthz");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(pane(&app).view.len(), 27);
+    key(&mut app, KeyCode::Char('x'));
+    ctrl(&mut app, 'u');
+    type_text(&mut app, "health(z");
+    key(&mut app, KeyCode::Enter);
+    let p = pane(&app);
+    assert_eq!((p.exclude.as_str(), p.view.len()), ("healthz", 27));
+    let message = p.message.clone().unwrap();
+    assert_eq!(message, r#"invalid exclude pattern "health(z": unclosed group"#);
+    let status = row_text(&draw(&app, &default_theme()), STATUS_ROW);
+    assert!(status.contains("hide /healthz/ · invalid exclude pattern"), "{status:?}");
+    // highlight and search too
+    key(&mut app, KeyCode::Char('H'));
+    type_text(&mut app, "POST");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('H'));
+    type_text(&mut app, "[");
+    key(&mut app, KeyCode::Enter);
+    let p = pane(&app);
+    assert_eq!((p.highlight_text.as_str(), p.highlight.as_ref().map(|r| r.as_str())), ("POST", Some("POST")));
+    assert!(p.message.as_deref().is_some_and(|m| m.starts_with(r#"invalid highlight pattern "POST[": "#)));
+}
+
+#[test]
+fn search_starts_at_the_first_visible_row() {
+    let mut app = log_app();
+    let top = pane(&app).follow.top;
+    assert!(row_text(&draw(&app, &default_theme()), FIRST_TEXT_ROW).contains(JSON_WARN));
+    key(&mut app, KeyCode::Char('s'));
+    type_text(&mut app, "warn");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(pane(&app).search_hit(), Some(top), "the match on the first row comes first");
+    key(&mut app, KeyCode::Char('n'));
+    let next = pane(&app).search_hit().unwrap();
+    let p = pane(&app);
+    let line = p.view.entry_at(&p.store, next).and_then(Entry::as_line).unwrap();
+    assert!(line.text.contains("retrying payment"), "{:?}", line.text);
+    // a filter change keeps the hit where it still is shown
+    key(&mut app, KeyCode::Char('x'));
+    type_text(&mut app, "listening");
+    key(&mut app, KeyCode::Enter);
+    let p = pane(&app);
+    assert_eq!(p.search_hit(), Some(next - 2));
+}
+
+#[test]
+fn the_time_window_slides_with_the_clock() {
+    let mut app = log_app();
+    key(&mut app, KeyCode::Char('w'));
+    assert!(row_text(&draw(&app, &default_theme()), STATUS_ROW).contains("last 1m"));
+    assert_eq!(pane(&app).view.len(), 30, "all lines are of the last minute at 09:30:00");
+    let nanos = |secs: i64| (now() + Duration::seconds(secs)).timestamp_nanos_opt().unwrap();
+    let p = app.logs.as_mut().unwrap();
+    assert!(!p.tick(nanos(0) + 400_000_000), "less than a second later: nothing to do");
+    // 35 s later the window starts at 09:29:35.000: the 9 lines before it leave
+    assert!(p.tick(nanos(35)));
+    assert_eq!((p.view.len(), p.follow.following), (21, true));
+    assert!(!p.tick(nanos(35) + 500_000_000));
+    // without a window the clock changes nothing
+    key(&mut app, KeyCode::Char('w'));
+    while pane(&app).window != 0 {
+        key(&mut app, KeyCode::Char('w'));
+    }
+    let p = app.logs.as_mut().unwrap();
+    assert!(!p.tick(nanos(120)));
+    assert_eq!(p.view.len(), 30);
 }

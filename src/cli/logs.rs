@@ -271,7 +271,7 @@ impl Printer {
                 }
                 s
             }
-            Entry::Gap(g) => format!("--- {} lines missing from {label}: {} ---", g.count, g.reason.describe()),
+            Entry::Gap(g) => crate::logs::export::gap_text(g, label),
         };
         if writeln!(self.out, "{line}").is_err() {
             self.broken = true;

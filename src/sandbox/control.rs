@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::engine::docker_command;
 use super::error::SandboxError;
-use super::images::{web_image, WORKER_IMAGE, WORKER_TAG};
+use super::images::{web_image, IDLE_IMAGE, IDLE_TAG, WORKER_IMAGE, WORKER_TAG};
 use super::lifecycle::Sandbox;
 use super::state::SandboxHost;
 use super::{net, procs, sshd};
@@ -77,6 +77,27 @@ impl Sandbox {
     /// (0-based), labelled like [`run_web`](Sandbox::run_web). Returns the container id.
     pub fn run_worker(&self, host: usize, name: &str, service: &str) -> Result<String, SandboxError> {
         self.run_container(host, name, &format!("{WORKER_IMAGE}:{WORKER_TAG}"), service, None)
+    }
+
+    /// Starts an idle container (`fleetdeck-demo/idle:v1`: only sleeps; no logs, no health
+    /// check, no port) on host `host` (0-based), labelled like [`run_web`](Sandbox::run_web).
+    /// Returns the container id.
+    pub fn run_idle(&self, host: usize, name: &str, service: &str) -> Result<String, SandboxError> {
+        self.run_container(host, name, &format!("{IDLE_IMAGE}:{IDLE_TAG}"), service, None)
+    }
+
+    /// Writes a fleetdeck profile like `profile.toml` but listing only the hosts `hosts`
+    /// (0-based indexes, in that order) to `path`, e.g. to watch part of a large sandbox.
+    pub fn write_profile(&self, path: &std::path::Path, hosts: &[usize]) -> Result<(), SandboxError> {
+        let hosts: Vec<SandboxHost> = hosts.iter().map(|&i| self.host(i).clone()).collect();
+        let text = super::profile::render(&super::profile::ProfileInput {
+            name: "sandbox",
+            client_key: &self.client_key,
+            known_hosts: &self.known_hosts,
+            ssh_config: &self.ssh_config,
+            hosts: &hosts,
+        });
+        std::fs::write(path, text).map_err(|e| SandboxError::io("write profile", path, e))
     }
 
     fn run_container(

@@ -1,9 +1,17 @@
-//! The demo images, built on each sandbox engine from tiny build contexts holding Debian's
-//! static busybox (no registry needed): `fleetdeck-demo/web:{v1,v2,v3-broken,v4-degraded}` and
-//! `fleetdeck-demo/worker:v1`, all `FROM` one `fleetdeck-demo/base:latest`.
+//! The demo images, built from tiny build contexts holding Debian's static busybox (no
+//! registry needed): `fleetdeck-demo/web:{v1,v2,v3-broken,v4-degraded}`,
+//! `fleetdeck-demo/worker:v1` and `fleetdeck-demo/idle:v1`, all `FROM` one
+//! `fleetdeck-demo/base:latest`.
+//!
+//! They are built once per machine: the first engine that needs them builds them and saves
+//! them (`docker save`) to `/tmp/fleetdeck-image-cache-<hash of the build inputs>.tar`; every
+//! other engine (of this sandbox, of later sandboxes, of other processes) loads that archive
+//! (`docker load`), which costs the engine far less than building. Set
+//! [`IMAGE_CACHE_ENV`]`=0` to build on every engine instead.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::engine::docker_command;
 use super::error::SandboxError;
@@ -21,6 +29,18 @@ pub const BASE_IMAGE: &str = "fleetdeck-demo/base:latest";
 pub const WEB_TAGS: [&str; 4] = ["v1", "v2", "v3-broken", "v4-degraded"];
 /// Tag of the worker image.
 pub const WORKER_TAG: &str = "v1";
+/// Repository of the idle image: a container that only sleeps (no logs, no health check,
+/// stops promptly on SIGTERM), for many cheap containers.
+pub const IDLE_IMAGE: &str = "fleetdeck-demo/idle";
+/// Tag of the idle image.
+pub const IDLE_TAG: &str = "v1";
+
+/// Environment variable: `0` (or `false`, `no`, `off`) builds the demo images on every engine
+/// instead of building them once per machine and loading the saved archive.
+pub const IMAGE_CACHE_ENV: &str = "FLEETDECK_SANDBOX_IMAGE_CACHE";
+
+/// Bumped when the way images are cached changes, so old archives are not used.
+const CACHE_FORMAT: &str = "fleetdeck-image-cache/1";
 
 /// Where the static busybox is taken from.
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -85,6 +105,11 @@ const WORKER_DOCKERFILE: &str = r#"FROM fleetdeck-demo/base:latest
 COPY rootfs/ /
 HEALTHCHECK NONE
 ENTRYPOINT ["/bin/sh","/bin/worker"]
+"#;
+
+const IDLE_DOCKERFILE: &str = r#"FROM fleetdeck-demo/base:latest
+HEALTHCHECK NONE
+ENTRYPOINT ["/bin/sh","-c","trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"]
 "#;
 
 fn write(path: &Path, content: &[u8], mode: u32) -> Result<(), SandboxError> {
@@ -165,7 +190,147 @@ pub(crate) fn write_contexts(root: &Path) -> Result<Vec<BuildContext>, SandboxEr
     write(&ctx.join("rootfs/etc/fleetdeck-demo/version"), WORKER_TAG.as_bytes(), 0o644)?;
     write(&ctx.join("Dockerfile"), WORKER_DOCKERFILE.as_bytes(), 0o644)?;
     out.push(BuildContext { dir: ctx, tag: format!("{WORKER_IMAGE}:{WORKER_TAG}") });
+
+    let ctx = root.join(format!("idle-{IDLE_TAG}"));
+    write(&ctx.join("Dockerfile"), IDLE_DOCKERFILE.as_bytes(), 0o644)?;
+    out.push(BuildContext { dir: ctx, tag: format!("{IDLE_IMAGE}:{IDLE_TAG}") });
     Ok(out)
+}
+
+/// Where the demo images come from for each engine of one sandbox: built on the first engine
+/// and saved to the machine's cache archive, loaded from that archive on every other engine
+/// (see the module docs). Shared by the engine threads of `Sandbox::up`.
+pub(crate) struct ImageSource {
+    contexts: Vec<BuildContext>,
+    /// The cache archive for these inputs; `None`: the cache is off (build everywhere).
+    archive: Option<PathBuf>,
+    /// Whether `archive` holds the images. Locked while the first engine builds and saves
+    /// them, so the other engines wait for the archive instead of building too.
+    ready: Mutex<bool>,
+}
+
+impl ImageSource {
+    pub(crate) fn new(contexts: Vec<BuildContext>) -> Self {
+        let archive = cache_enabled().then(|| cache_path(&contexts));
+        let ready = archive.as_deref().is_some_and(Path::is_file);
+        ImageSource { contexts, archive, ready: Mutex::new(ready) }
+    }
+
+    /// Puts every demo image into the host's engine.
+    pub(crate) fn install(&self, host: &SandboxHost) -> Result<(), SandboxError> {
+        let Some(archive) = &self.archive else {
+            return build_all(host, &self.contexts);
+        };
+        let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        if *ready {
+            drop(ready);
+            let t = Instant::now();
+            match load(host, archive, &self.contexts) {
+                Ok(()) => {
+                    log::debug!("sandbox {}: images loaded from {} in {:?}", host.name, archive.display(), t.elapsed());
+                    return Ok(());
+                }
+                Err(e) => {
+                    // A damaged or foreign archive: build here, and replace it.
+                    log::warn!("sandbox {}: cannot load cached images ({e}); building them", host.name);
+                    ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+                    *ready = false;
+                    let _ = std::fs::remove_file(archive);
+                }
+            }
+        }
+        // The first engine here (or a failed load): build, then save for everyone else.
+        build_all(host, &self.contexts)?;
+        match save(host, archive, &self.contexts) {
+            Ok(()) => *ready = true,
+            Err(e) => log::warn!("sandbox {}: cannot save the images to the cache ({e})", host.name),
+        }
+        Ok(())
+    }
+}
+
+fn cache_enabled() -> bool {
+    match std::env::var(IMAGE_CACHE_ENV) {
+        Ok(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"),
+        Err(_) => true,
+    }
+}
+
+/// `/tmp/fleetdeck-image-cache-<hash>.tar`, the hash covering every file of every build
+/// context (path, mode, content or link target), the tags and the cache format.
+fn cache_path(contexts: &[BuildContext]) -> PathBuf {
+    let mut h = Fnv64::default();
+    h.update(CACHE_FORMAT.as_bytes());
+    for ctx in contexts {
+        h.update(b"\0tag\0");
+        h.update(ctx.tag.as_bytes());
+        hash_tree(&mut h, &ctx.dir, &ctx.dir);
+    }
+    std::env::temp_dir().join(format!("fleetdeck-image-cache-{:016x}.tar", h.0))
+}
+
+fn hash_tree(h: &mut Fnv64, root: &Path, dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    entries.sort();
+    for path in entries {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        h.update(b"\0path\0");
+        h.update(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().as_bytes());
+        h.update(&meta.permissions().mode().to_le_bytes());
+        if meta.file_type().is_symlink() {
+            h.update(std::fs::read_link(&path).unwrap_or_default().to_string_lossy().as_bytes());
+        } else if meta.is_dir() {
+            hash_tree(h, root, &path);
+        } else {
+            h.update(&std::fs::read(&path).unwrap_or_default());
+        }
+    }
+}
+
+/// 64-bit FNV-1a: stable across Rust versions and machines (unlike `DefaultHasher`).
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    fn update(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// `docker save` of every demo image into `archive` (written aside, then renamed into place,
+/// so no process ever loads a half-written archive).
+fn save(host: &SandboxHost, archive: &Path, contexts: &[BuildContext]) -> Result<(), SandboxError> {
+    let tmp = PathBuf::from(format!("{}.tmp-{}-{}", archive.display(), std::process::id(), super::random_prefix()));
+    let mut cmd = docker_command(host);
+    cmd.args(["save", "-o"]).arg(&tmp).args(contexts.iter().map(|c| c.tag.as_str()));
+    let saved = procs::run(&mut cmd, "save demo images", Duration::from_secs(120)).map_err(|e| e.on_host(&host.name));
+    let renamed = saved
+        .and_then(|_| std::fs::rename(&tmp, archive).map_err(|e| SandboxError::io("save demo images", archive, e)));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+/// `docker load` of the archive, then a check that every demo image is there.
+fn load(host: &SandboxHost, archive: &Path, contexts: &[BuildContext]) -> Result<(), SandboxError> {
+    let mut cmd = docker_command(host);
+    cmd.args(["load", "-q", "-i"]).arg(archive);
+    procs::run(&mut cmd, "load demo images", Duration::from_secs(120)).map_err(|e| e.on_host(&host.name))?;
+    let mut cmd = docker_command(host);
+    cmd.args(["image", "inspect", "-f", "{{.Id}}"]).args(contexts.iter().map(|c| c.tag.as_str()));
+    procs::run(&mut cmd, "check loaded demo images", Duration::from_secs(30)).map_err(|e| e.on_host(&host.name))?;
+    Ok(())
 }
 
 /// Builds every context on the host's engine, in order (the base first). Building the

@@ -39,13 +39,22 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Builds the whole fleet: keys, one sshd and one dockerd per host (engines start in
-    /// parallel), the demo images on every engine, known_hosts, profile and state file, and the
-    /// demo containers (healthy) if `spec.demo_services`. On failure everything started so far
+    /// Builds the whole fleet: keys, one sshd per host and one dockerd per host (or per
+    /// `spec.engines`, shared; engines start in parallel), the demo images on every engine,
+    /// known_hosts, profile and state file, and the demo containers (healthy) if
+    /// `spec.demo_services`. On failure everything started so far
     /// is torn down again and the error names the step, the host and the output.
     pub fn up(spec: SandboxSpec) -> Result<Sandbox, SandboxError> {
         if spec.hosts == 0 || spec.hosts > 99 {
             return Err(SandboxError::new("check spec", format!("hosts must be 1..=99, not {}", spec.hosts)));
+        }
+        if let Some(engines) = spec.engines {
+            if engines == 0 || engines > spec.hosts {
+                return Err(SandboxError::new(
+                    "check spec",
+                    format!("engines must be 1..={} (the number of hosts), not {engines}", spec.hosts),
+                ));
+            }
         }
         if !valid_prefix(&spec.prefix) {
             return Err(SandboxError::new(
@@ -68,8 +77,19 @@ impl Sandbox {
             ));
         }
         let run_root = run_root_for(&dir, &spec.prefix);
-        let hosts: Vec<SandboxHost> =
+        let mut hosts: Vec<SandboxHost> =
             (1..=spec.hosts).map(|n| SandboxHost::layout(n, &spec.prefix, &dir, &run_root, net::free_port())).collect();
+        if spec.empty_home {
+            let home = dir.join("home");
+            for host in &mut hosts {
+                host.session_home = Some(home.clone());
+            }
+        }
+        let engines = spec.engine_count();
+        for i in engines..hosts.len() {
+            let owner = hosts[i % engines].clone();
+            hosts[i].share_engine_of(&owner, i % engines);
+        }
         let mut sb = Sandbox {
             profile_path: dir.join("profile.toml"),
             client_key: dir.join("client_ed25519"),
@@ -91,6 +111,9 @@ impl Sandbox {
                 .map_err(|e| SandboxError::io("create host dir", &host.host_dir, e))?;
         }
         std::fs::create_dir_all(&sb.run_root).map_err(|e| SandboxError::io("create socket dir", &sb.run_root, e))?;
+        if let Some(home) = sb.hosts.first().and_then(|h| h.session_home.clone()) {
+            std::fs::create_dir_all(&home).map_err(|e| SandboxError::io("create session home", &home, e))?;
+        }
         sb.state().write()?;
         sb.start_everything()?;
         sshd::write_known_hosts(&sb.known_hosts, &sb.hosts)?;
@@ -112,7 +135,7 @@ impl Sandbox {
         Ok(sb)
     }
 
-    /// Keys, sshd per host, and (in parallel threads) dockerd + images per host.
+    /// Keys, sshd per host, and (in parallel threads) dockerd + images per engine.
     fn start_everything(&mut self) -> Result<(), SandboxError> {
         sshd::keygen(&self.client_key, &format!("fleetdeck-sandbox-{}", self.prefix))?;
         let client_pub = sshd::public_key(&self.client_key)?;
@@ -122,26 +145,30 @@ impl Sandbox {
             .map_err(|e| SandboxError::io("write ssh_config", &self.ssh_config, e))?;
         let contexts = images::write_contexts(&self.dir.join("images"))?;
 
-        let engine_hosts = self.hosts.clone();
+        // Only the hosts that own an engine start one; the others share it.
+        let engine_hosts: Vec<(usize, SandboxHost)> =
+            self.hosts.iter().cloned().enumerate().filter(|(_, h)| h.owns_engine()).collect();
         let mut ssh_hosts = self.hosts.clone();
         let authorized_keys = self.authorized_keys.clone();
+        let image_source = images::ImageSource::new(contexts);
         let (engine_results, ssh_result) = std::thread::scope(|scope| {
             let workers: Vec<_> = engine_hosts
                 .iter()
-                .map(|host| {
-                    let contexts = &contexts;
-                    scope.spawn(move || -> (Option<Child>, Result<String, SandboxError>) {
+                .map(|(index, host)| {
+                    let image_source = &image_source;
+                    let worker = scope.spawn(move || -> (Option<Child>, Result<String, SandboxError>) {
                         let t = Instant::now();
                         match engine::start(host) {
                             Ok((child, driver)) => {
                                 log::debug!("sandbox {}: dockerd ({driver}) ready after {:?}", host.name, t.elapsed());
-                                let built = images::build_all(host, contexts).map(|()| driver);
-                                log::debug!("sandbox {}: images built after {:?}", host.name, t.elapsed());
+                                let built = image_source.install(host).map(|()| driver);
+                                log::debug!("sandbox {}: images ready after {:?}", host.name, t.elapsed());
                                 (Some(child), built)
                             }
                             Err(e) => (None, Err(e)),
                         }
-                    })
+                    });
+                    (*index, worker)
                 })
                 .collect();
             let t = Instant::now();
@@ -149,8 +176,10 @@ impl Sandbox {
             log::debug!("sandbox: sshd of {} hosts ready after {:?}", ssh_hosts.len(), t.elapsed());
             let engine_results: Vec<_> = workers
                 .into_iter()
-                .map(|w| {
-                    w.join().unwrap_or_else(|_| (None, Err(SandboxError::new("start dockerd", "thread panicked"))))
+                .map(|(index, w)| {
+                    let result =
+                        w.join().unwrap_or_else(|_| (None, Err(SandboxError::new("start dockerd", "thread panicked"))));
+                    (index, result)
                 })
                 .collect();
             (engine_results, ssh_result)
@@ -160,9 +189,13 @@ impl Sandbox {
             host.ssh_port = ssh_host.ssh_port;
         }
         let mut first_error = ssh_result.err();
-        for (i, (child, result)) in engine_results.into_iter().enumerate() {
+        for (i, (child, result)) in engine_results {
             if let Some(child) = child {
-                self.hosts[i].dockerd_pid = Some(child.id());
+                let pid = child.id();
+                for host in self.hosts.iter_mut().filter(|h| h.engine_host == Some(i)) {
+                    host.dockerd_pid = Some(pid);
+                }
+                self.hosts[i].dockerd_pid = Some(pid);
                 self.children.push((i, child));
             }
             match result {
@@ -245,7 +278,10 @@ impl Sandbox {
             for (host, child) in self.hosts.iter().zip(children) {
                 scope.spawn(move || {
                     sshd::stop(host);
-                    engine::stop(host, child);
+                    // A shared engine is stopped once, by the host that owns it.
+                    if host.owns_engine() {
+                        engine::stop(host, child);
+                    }
                 });
             }
         });

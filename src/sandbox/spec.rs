@@ -17,12 +17,41 @@ pub struct SandboxSpec {
     /// Start the demo containers (service `web` on host-1 and host-2, `api` and `worker` on
     /// host-3; with fewer hosts they wrap around) and wait until they are healthy.
     pub demo_services: bool,
+    /// Number of Docker engines the hosts are spread over (1..=`hosts`): host `i` (0-based)
+    /// uses the engine of host `i % engines`, so several sshd hosts can share one engine (a
+    /// cheap way to get many hosts). `None` (the default): one engine per host.
+    pub engines: Option<usize>,
+    /// Give SSH sessions an empty home directory (`HOME=<dir>/home`, set by sshd's `SetEnv`),
+    /// so that the login user's shell rc files do not run for every exec, as on a typical
+    /// server. Without it, sessions run as root with HOME=/root, and bash sources
+    /// /root/.bashrc for every SSH command (on a developer machine that can be slow: e.g.
+    /// `pyenv init` costs ~0.25 s and ~0.1 CPU-s per exec). Off by default.
+    pub empty_home: bool,
 }
 
 impl SandboxSpec {
     /// `hosts` hosts in `dir`, a random prefix, no demo containers.
     pub fn new(hosts: usize, dir: PathBuf) -> Self {
-        SandboxSpec { prefix: random_prefix(), hosts, dir, demo_services: false }
+        SandboxSpec { prefix: random_prefix(), hosts, dir, demo_services: false, engines: None, empty_home: false }
+    }
+
+    /// The same spec with the hosts spread over `engines` Docker engines (see
+    /// [`engines`](SandboxSpec::engines)).
+    pub fn with_engines(mut self, engines: usize) -> Self {
+        self.engines = Some(engines);
+        self
+    }
+
+    /// The same spec with an empty home directory for SSH sessions (see
+    /// [`empty_home`](SandboxSpec::empty_home)).
+    pub fn with_empty_home(mut self) -> Self {
+        self.empty_home = true;
+        self
+    }
+
+    /// How many engines this spec starts.
+    pub fn engine_count(&self) -> usize {
+        self.engines.unwrap_or(self.hosts).min(self.hosts)
     }
 
     /// The same spec with the demo containers on.

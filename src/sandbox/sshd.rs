@@ -74,6 +74,11 @@ pub(crate) fn write_config(host: &SandboxHost, authorized_keys: &Path) -> Result
         pidfile = host.sshd_pidfile.display(),
         authorized_keys = authorized_keys.display(),
     );
+    let mut text = text;
+    if let Some(home) = &host.session_home {
+        // sshd applies SetEnv after its own HOME, so this one wins.
+        text.push_str(&format!("SetEnv \"HOME={}\"\n", home.display()));
+    }
     std::fs::write(&host.sshd_config, text)
         .map_err(|e| SandboxError::io("write sshd_config", &host.sshd_config, e).on_host(&host.name))
 }

@@ -43,6 +43,20 @@ pub struct SandboxHost {
     pub host_key: PathBuf,
     /// dockerd `--cgroup-parent` (cgroupfs path) of this engine's containers.
     pub cgroup_parent: String,
+    /// When this host shares another host's Docker engine ([`SandboxSpec::engines`]): that
+    /// host's 0-based index. The engine fields above (`docker_socket`, `data_root`,
+    /// `exec_root`, `dockerd_*`, `cgroup_parent`) are then the owner's, and only the owner
+    /// starts and stops the engine. `None`: the host runs an engine of its own.
+    ///
+    /// [`SandboxSpec::engines`]: super::SandboxSpec::engines
+    #[serde(default)]
+    pub engine_host: Option<usize>,
+    /// HOME of this host's SSH sessions when the sandbox gives them an empty one
+    /// ([`SandboxSpec::empty_home`]); `None`: the login user's own.
+    ///
+    /// [`SandboxSpec::empty_home`]: super::SandboxSpec::empty_home
+    #[serde(default)]
+    pub session_home: Option<PathBuf>,
 }
 
 impl SandboxHost {
@@ -66,9 +80,29 @@ impl SandboxHost {
             sshd_log: host_dir.join("sshd.log"),
             host_key: host_dir.join("ssh_host_ed25519_key"),
             cgroup_parent: format!("/fleetdeck-{prefix}-h{number}"),
+            engine_host: None,
+            session_home: None,
             host_dir,
             name,
         }
+    }
+
+    /// Makes this host use the Docker engine of `owner` (host index `owner_index`).
+    pub(crate) fn share_engine_of(&mut self, owner: &SandboxHost, owner_index: usize) {
+        self.docker_socket = owner.docker_socket.clone();
+        self.data_root = owner.data_root.clone();
+        self.exec_root = owner.exec_root.clone();
+        self.dockerd_pidfile = owner.dockerd_pidfile.clone();
+        self.dockerd_config = owner.dockerd_config.clone();
+        self.dockerd_log = owner.dockerd_log.clone();
+        self.dockerd_pid = owner.dockerd_pid;
+        self.cgroup_parent = owner.cgroup_parent.clone();
+        self.engine_host = Some(owner_index);
+    }
+
+    /// Whether this host runs (starts and stops) its own Docker engine.
+    pub fn owns_engine(&self) -> bool {
+        self.engine_host.is_none()
     }
 
     /// The sshd listener's pid right now (from its pid file), if it is running.

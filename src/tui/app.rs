@@ -241,6 +241,10 @@ impl App {
                 if minute || (second && self.shows_seconds(now)) {
                     self.dirty = true;
                 }
+                // a log time window ("last 5m") slides with the clock
+                if self.logs.as_mut().is_some_and(|p| p.tick(now.timestamp_nanos_opt().unwrap_or(0))) {
+                    self.dirty = true;
+                }
                 self.now = now;
                 vec![]
             }

@@ -61,8 +61,9 @@ pub struct LogPane {
     pub highlight_text: String,
     pub search: Option<Regex>,
     pub search_text: String,
-    /// View index of the current search match.
-    pub search_hit: Option<usize>,
+    /// Absolute store position of the current search match (shifted by late inserts in
+    /// [`ingest`](Self::ingest); resolve it with [`search_hit`](Self::search_hit)).
+    search_hit_abs: Option<u64>,
     pub case_sensitive: bool,
     pub min_level: Option<Level>,
     pub window: usize,
@@ -79,6 +80,8 @@ pub struct LogPane {
     /// Unix nanos "now" for the time window (set by the update loop, never read from a clock
     /// while rendering).
     pub now: i64,
+    /// The `now` the time window was last applied at (see [`tick`](Self::tick)).
+    window_at: i64,
 }
 
 impl LogPane {
@@ -96,7 +99,7 @@ impl LogPane {
             highlight_text: String::new(),
             search: None,
             search_text: String::new(),
-            search_hit: None,
+            search_hit_abs: None,
             case_sensitive: false,
             min_level: None,
             window: 0,
@@ -110,31 +113,42 @@ impl LogPane {
             height: 20,
             message: None,
             now: 0,
+            window_at: 0,
         }
     }
 
     /// Take new entries from the streams.
     pub fn ingest(&mut self, entries: Vec<Entry>) {
-        let mut appended = 0u64;
         for e in entries {
             let outcome = self.store.insert(e);
+            // entries at or after a late insert move up by one
+            if let Some(hit) = self.search_hit_abs.as_mut() {
+                if outcome.abs <= *hit {
+                    *hit += 1;
+                }
+            }
             let change = self.view.on_insert(&self.store, &outcome);
-            if change.appended && change.removed_front == 0 && change.inserted_at.is_some() {
-                appended += 1;
-                continue;
-            }
-            if appended > 0 {
-                self.follow.on_appended(appended, self.view.len(), self.height);
-                appended = 0;
-            }
+            let counted = self.follow.new_since_pause;
             self.follow.on_change(&change, self.view.len(), self.height);
+            if !self.follow.following {
+                // only what lands below the window is news; lines arriving inside it are seen
+                let below = change.inserted_at.is_some_and(|i| i >= self.follow.top + self.height);
+                self.follow.new_since_pause = counted + u64::from(below);
+            }
         }
-        if appended > 0 {
-            self.follow.on_appended(appended, self.view.len(), self.height);
+        if self.search_hit_abs.is_some_and(|hit| hit < self.store.first_abs()) {
+            self.search_hit_abs = None;
         }
     }
 
-    fn regex(&self, pattern: &str) -> Result<Option<Regex>, String> {
+    /// View index of the current search match (`None` when it was evicted or filtered out).
+    pub fn search_hit(&self) -> Option<usize> {
+        let abs = self.search_hit_abs?;
+        let i = self.view.index_of_abs(abs);
+        (self.view.abs_at(i) == Some(abs)).then_some(i)
+    }
+
+    fn regex(&self, what: &str, pattern: &str) -> Result<Option<Regex>, String> {
         if pattern.is_empty() {
             return Ok(None);
         }
@@ -142,31 +156,74 @@ impl LogPane {
             .case_insensitive(!self.case_sensitive)
             .build()
             .map(Some)
-            .map_err(|e| format!("invalid regex {pattern:?}: {}", e.to_string().lines().last().unwrap_or("")))
+            .map_err(|e| one_line(&format!("invalid {what} pattern {pattern:?}: {e}")))
     }
 
-    /// Rebuild the filtered view from the current filter fields.
-    pub fn refilter(&mut self) {
-        let since = WINDOWS[self.window].0.map(|secs| self.now - secs * 1_000_000_000);
-        let spec = FilterSpec {
-            include: (!self.include.is_empty()).then(|| self.include.clone()),
-            exclude: (!self.exclude.is_empty()).then(|| self.exclude.clone()),
+    /// The filter of the current fields, with `include` and `exclude` as given.
+    fn spec(&self, include: &str, exclude: &str) -> FilterSpec {
+        FilterSpec {
+            include: (!include.is_empty()).then(|| include.to_string()),
+            exclude: (!exclude.is_empty()).then(|| exclude.to_string()),
             case_sensitive: self.case_sensitive,
             min_level: self.min_level,
-            since,
-            include_unleveled: self.min_level.is_none(),
+            since: WINDOWS[self.window].0.map(|secs| self.now - secs * 1_000_000_000),
+            // lines without a level (stack-trace continuations) stay under a level filter
+            include_unleveled: true,
             ..Default::default()
-        };
-        match LogFilter::new(&spec) {
-            Ok(f) => {
-                self.view.set_filter(f, &self.store);
-                self.search_hit = None;
-                self.follow.resume(self.view.len(), self.height);
-            }
+        }
+    }
+
+    /// Shows `filter`'s lines: following stays following, a paused window keeps its first
+    /// line (or the next one the filter lets through).
+    fn apply(&mut self, filter: LogFilter) {
+        let anchor = if self.follow.following { None } else { self.view.abs_at(self.follow.top) };
+        self.view.set_filter(filter, &self.store);
+        self.window_at = self.now;
+        let len = self.view.len();
+        if self.follow.following {
+            self.follow.resume(len, self.height);
+        } else {
+            let top = anchor.map_or(self.follow.top, |abs| self.view.index_of_abs(abs));
+            self.follow.top = top.min(len.saturating_sub(self.height));
+        }
+    }
+
+    /// Rebuilds the view from the filter fields (level, time window, case).
+    fn reapply(&mut self) {
+        match LogFilter::new(&self.spec(&self.include, &self.exclude)) {
+            Ok(f) => self.apply(f),
+            Err(e) => self.message = Some(one_line(&e)),
+        }
+    }
+
+    /// Compiles the highlight and search patterns again (after a case change).
+    fn recompile(&mut self) {
+        match self.regex("highlight", &self.highlight_text) {
+            Ok(re) => self.highlight = re,
             Err(e) => self.message = Some(e),
         }
-        self.highlight = self.regex(&self.highlight_text).unwrap_or(None);
-        self.search = self.regex(&self.search_text).unwrap_or(None);
+        match self.regex("search", &self.search_text) {
+            Ok(re) => self.search = re,
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    /// Rebuild the filtered view from the current filter fields, and the highlight and search
+    /// patterns (they follow the case setting).
+    pub fn refilter(&mut self) {
+        self.reapply();
+        self.recompile();
+    }
+
+    /// The clock moved to `now_nanos`: a time window slides along, re-applied at most once a
+    /// second. Returns whether it was re-applied (the screen may have changed).
+    pub fn tick(&mut self, now_nanos: i64) -> bool {
+        self.now = now_nanos;
+        if self.window == 0 || (now_nanos - self.window_at).abs() < 1_000_000_000 {
+            return false;
+        }
+        self.reapply();
+        true
     }
 
     /// Start editing a field, pre-filled with its current value.
@@ -185,47 +242,79 @@ impl LogPane {
         self.editing = Some((field, TextInput { value }));
     }
 
-    /// Finish editing; returns a path to export to when the field was the export path.
+    /// Finish editing; returns a path to export to when the field was the export path. An
+    /// invalid pattern is not taken: the old one stays and `message` says why.
     pub fn commit_edit(&mut self) -> Option<String> {
         let (field, input) = self.editing.take()?;
         let v = input.value.trim().to_string();
         match field {
-            LogField::Include => self.include = v,
-            LogField::Exclude => self.exclude = v,
-            LogField::Highlight => self.highlight_text = v,
-            LogField::Search => {
-                self.search_text = v;
-                self.refilter();
-                self.find(true);
-                return None;
+            LogField::Include | LogField::Exclude => {
+                let spec = if field == LogField::Include {
+                    self.spec(&v, &self.exclude)
+                } else {
+                    self.spec(&self.include, &v)
+                };
+                match LogFilter::new(&spec) {
+                    Ok(f) => {
+                        if field == LogField::Include {
+                            self.include = v;
+                        } else {
+                            self.exclude = v;
+                        }
+                        self.apply(f);
+                    }
+                    Err(e) => self.message = Some(one_line(&e)),
+                }
             }
+            LogField::Highlight => match self.regex("highlight", &v) {
+                Ok(re) => {
+                    self.highlight = re;
+                    self.highlight_text = v;
+                }
+                Err(e) => self.message = Some(e),
+            },
+            LogField::Search => match self.regex("search", &v) {
+                Ok(re) => {
+                    self.search = re;
+                    self.search_text = v;
+                    self.search_hit_abs = None;
+                    if self.search.is_some() {
+                        self.find(true);
+                    }
+                }
+                Err(e) => self.message = Some(e),
+            },
             LogField::Fields => {
                 self.fields = v.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()
             }
             LogField::Export => return (!v.is_empty()).then_some(v),
         }
-        self.refilter();
         None
     }
 
-    /// Jump to the next (or previous) search match.
+    /// Jump to the next (or previous) search match. Without a current match the search starts
+    /// at the window: forward from its first row, backward from its last.
     pub fn find(&mut self, forward: bool) {
         let Some(re) = &self.search else {
             self.message = Some("no search: press the search key first".into());
             return;
         };
-        let from = match self.search_hit {
-            Some(i) if forward => i + 1,
-            Some(i) => i.saturating_sub(1),
-            None if forward => self.follow.top,
-            None => self.follow.top + self.height,
+        let n = self.view.len();
+        // `view.find` tries the row after (before) `from` first and `from` itself last
+        let from = match self.search_hit() {
+            Some(i) => i,
+            None if forward => match self.follow.top.min(n.saturating_sub(1)) {
+                0 => n.saturating_sub(1),
+                top => top - 1,
+            },
+            None => Some(self.follow.top + self.height).filter(|&b| b < n).unwrap_or(0),
         };
-        match self.view.find(&self.store, re, from.min(self.view.len().saturating_sub(1)), forward) {
+        match self.view.find(&self.store, re, from, forward) {
             Some(i) => {
-                self.search_hit = Some(i);
+                self.search_hit_abs = self.view.abs_at(i);
                 self.follow.pause();
                 let half = self.height / 2;
-                self.follow.top = i.saturating_sub(half).min(self.view.len().saturating_sub(self.height));
+                self.follow.top = i.saturating_sub(half).min(n.saturating_sub(self.height));
                 self.message = None;
             }
             None => self.message = Some(format!("no match for /{}/", self.search_text)),
@@ -249,5 +338,19 @@ impl LogPane {
 
     pub fn label(&self, source: u32) -> &str {
         self.sources.get(source as usize).map(|s| s.label.as_str()).unwrap_or("?")
+    }
+}
+
+/// A filter or regex error on one line: `invalid include pattern "[": unclosed character class`
+/// (the regex crate's errors draw the pattern and a caret over several lines).
+fn one_line(e: &str) -> String {
+    let mut lines = e.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        Some(last) => {
+            let head = first.trim_end_matches("regex parse error:").trim_end();
+            format!("{head} {}", last.trim_start_matches("error: "))
+        }
+        None => first.to_string(),
     }
 }

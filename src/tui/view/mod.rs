@@ -173,7 +173,7 @@ fn short_desc(a: Action) -> &'static str {
         Action::Open => "open",
         Action::Back => "back",
         Action::SortNext => "sort",
-        Action::ToggleLog => "log",
+        Action::ToggleLog => "app log",
         Action::Confirm => "ok",
         Action::Cancel => "cancel",
         Action::OpenLogs => "logs",

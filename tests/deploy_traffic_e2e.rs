@@ -1,0 +1,222 @@
+//! Deploys under traffic: nginx (Debian's) in front of two replicas and a steady load
+//! generator during a rolling deploy (zero failed requests), and an SSH connection killed in
+//! the middle of a deploy (never zero healthy replicas; the deploy completes or rolls back
+//! with a consistent lock and journal).
+
+mod common;
+
+use common::*;
+use fleetdeck::sandbox::Sandbox;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's nginx in the foreground with a config of our own, proxying to `upstreams`.
+fn nginx(dir: &Path, upstreams: &[u16]) -> Nginx {
+    let port = Sandbox::free_port();
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let servers: String = upstreams.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=0;\n")).collect();
+    let conf = format!(
+        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n scgi_temp_path {d}/tmp;\n upstream web {{\n{servers} }}\n server {{\n  listen 127.0.0.1:{port};\n  location / {{\n   proxy_pass http://web;\n   proxy_connect_timeout 1s;\n   proxy_next_upstream error timeout http_502 http_503 http_504;\n   proxy_next_upstream_tries 0;\n  }}\n }}\n}}\n",
+        d = dir.display()
+    );
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut child = Command::new("/usr/sbin/nginx")
+        .args(["-p", dir.to_str().unwrap(), "-c", dir.join("nginx.conf").to_str().unwrap(), "-g", "daemon off;"])
+        .spawn()
+        .expect("nginx (apt-get install nginx-light)");
+    for _ in 0..50 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Nginx { child, port };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("nginx did not start: {}", std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default());
+}
+
+fn get(port: u16) -> Result<u16, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(b"GET /health HTTP/1.0\r\nHost: web\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("bad response: {head:.60}"))
+}
+
+/// Sends `rate` requests a second until stopped; returns (sent, failed, first errors).
+fn load(port: u16, rate: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u64, u64, Vec<String>)> {
+    std::thread::spawn(move || {
+        let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
+        let mut errors = Vec::new();
+        let interval = Duration::from_secs(1) / rate;
+        let started = Instant::now();
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
+            let t = Instant::now();
+            sent.fetch_add(1, Ordering::Relaxed);
+            match get(port) {
+                Ok(200) => {}
+                Ok(code) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    errors.push(format!("HTTP {code}"));
+                }
+                Err(e) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    errors.push(e);
+                }
+            }
+            if let Some(rest) = interval.checked_sub(t.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+        errors.truncate(5);
+        (sent.into_inner(), failed.into_inner(), errors)
+    })
+}
+
+fn web_fleet() -> (tempfile::TempDir, Sandbox, PathBuf, Vec<u16>) {
+    let (tmp, sb) = sandbox(2);
+    let mut ports = Vec::new();
+    let mut ids = Vec::new();
+    for h in 0..2 {
+        let port = Sandbox::free_port();
+        ids.push(sb.run_web(h, &format!("{}-web-{}", sb.prefix, h + 1), "v1", port, "web").unwrap());
+        ports.push(port);
+    }
+    for (h, id) in ids.iter().enumerate() {
+        sb.wait_healthy(h, id, Duration::from_secs(30)).unwrap();
+    }
+    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
+    let base = text.split("[[services]]").next().unwrap();
+    let profile = sb.profile_path.with_file_name("deploy.toml");
+    std::fs::write(
+        &profile,
+        format!("{base}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\n\n[services.deploy]\nmonitor = \"1s\"\nstop_timeout = \"2s\"\n"),
+    )
+    .unwrap();
+    (tmp, sb, profile, ports)
+}
+
+fn deploy(profile: &Path, image: &str, audit: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["deploy", "web", "--image", image, "--profile"]).arg(profile).env("FLEETDECK_AUDIT_LOG", audit);
+    c
+}
+
+#[test]
+fn rolling_deploy_behind_nginx_fails_no_request() {
+    let (tmp, _sb, profile, ports) = web_fleet();
+    let ng = nginx(&tmp.path().join("nginx"), &ports);
+    assert_eq!(get(ng.port), Ok(200));
+    let stop = Arc::new(AtomicBool::new(false));
+    let gen = load(ng.port, 50, stop.clone());
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    let out = deploy(&profile, "fleetdeck-demo/web:v2", &tmp.path().join("audit")).output().unwrap();
+    let took = started.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let (sent, failed, errors) = gen.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    println!(
+        "rolling deploy of 2 replicas behind nginx: {sent} requests at ~50/s, {failed} failed, deploy took {:.1}s",
+        took.as_secs_f32()
+    );
+    assert!(sent > 100, "the load ran throughout ({sent})");
+    assert_eq!(failed, 0, "failed requests: {errors:?}");
+}
+
+#[test]
+fn ssh_killed_mid_deploy_never_leaves_zero_healthy_replicas() {
+    let (tmp, sb, profile, _) = web_fleet();
+    let names: Vec<String> = (1..=2).map(|i| format!("{}-web-{i}", sb.prefix)).collect();
+    // Watch health every 200 ms through the engines directly (not through fleetdeck).
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        let socks: Vec<String> = sb.hosts.iter().map(|h| h.docker_socket.display().to_string()).collect();
+        std::thread::spawn(move || {
+            let mut worst = usize::MAX;
+            let mut samples = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut healthy = 0;
+                for s in &socks {
+                    let out = Command::new("docker")
+                        .args([
+                            "-H",
+                            &format!("unix://{s}"),
+                            "ps",
+                            "--filter",
+                            "health=healthy",
+                            "--filter",
+                            "label=com.docker.compose.service=web",
+                            "-q",
+                        ])
+                        .output()
+                        .unwrap();
+                    healthy += String::from_utf8_lossy(&out.stdout).lines().count();
+                }
+                worst = worst.min(healthy);
+                samples += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            (worst, samples)
+        })
+    };
+    let mut child = deploy(&profile, "fleetdeck-demo/web:v2", &tmp.path().join("audit"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until host-1's replica has been replaced (its old container is parked), then cut
+    // host-1's SSH connection in the middle of the deploy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = sb.docker(0).args(["ps", "-a", "--format", "{{.Names}}"]).output().unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains("-old-") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deploy never started replacing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sb.kill_ssh_connections(0);
+    std::thread::sleep(Duration::from_millis(500));
+    sb.kill_ssh_connections(1);
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let (worst, samples) = watcher.join().unwrap();
+    println!("{stdout}\nhealthy replicas, worst of {samples} samples: {worst}");
+    assert!(worst >= 1, "the service never had zero healthy replicas");
+    let code = status.code().unwrap();
+    assert!(code == 0 || code == 1, "completed or rolled back: {code}\n{stdout}");
+    assert!(stdout.contains("connection lost") || stdout.contains("healthy on"), "{stdout}");
+    let expected_image = if code == 0 { "fleetdeck-demo/web:v2" } else { "fleetdeck-demo/web:v1" };
+    for (h, n) in names.iter().enumerate() {
+        let out = sb.docker(h).args(["inspect", "-f", "{{.Config.Image}}", n]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected_image);
+        assert!(!sb.hosts[h].host_dir.join("state/locks/web.lock").exists(), "lock released on host {h}");
+        let j = std::fs::read_to_string(sb.hosts[h].host_dir.join("state/releases/web.jsonl")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(j.lines().last().unwrap()).unwrap();
+        assert_eq!(last["state"], if code == 0 { "succeeded" } else { "failed_rolled_back" }, "{j}");
+    }
+}
