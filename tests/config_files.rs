@@ -139,8 +139,9 @@ fn resolve_sequences() {
 fn k9s_keys() {
     let mut km = Keymap::load(Some("k9s"), None).unwrap();
     assert_eq!(km.resolve(Context::Dashboard, key('d')), act(Action::Open));
-    assert_eq!(km.resolve(Context::Dashboard, key('l')), act(Action::ToggleLog));
-    assert_eq!(km.resolve(Context::Detail, key('l')), act(Action::ToggleLog));
+    // k9s: l shows the logs of the selection (from the dashboard and a container's details)
+    assert_eq!(km.resolve(Context::Dashboard, key('l')), act(Action::OpenLogs));
+    assert_eq!(km.resolve(Context::Detail, key('l')), act(Action::OpenLogs));
     assert_eq!(km.resolve(Context::Detail, key('q')), act(Action::Back));
     assert_eq!(km.resolve(Context::Dashboard, ctrl('r')), act(Action::RetryHost));
     assert_eq!(km.resolve(Context::Dashboard, key(':')), act(Action::Palette));
@@ -475,7 +476,7 @@ const INVALID: &[(&str, &str)] = &[
     (
         "profile_unknown_field.toml",
         "6:1: unknown field `adress`, expected one of `name`, `address`, `user`, `port`, `identity_file`, `jump`, \
-         `docker_socket`",
+         `docker_socket`, `state_dir`",
     ),
     ("profile_missing_name.toml", "1:1: missing field `name` (required)"),
     (

@@ -376,4 +376,22 @@ mod tests {
         assert_eq!(web_image("v2"), "fleetdeck-demo/web:v2");
         assert_eq!(web_image("fleetdeck-demo/web:v1"), "fleetdeck-demo/web:v1");
     }
+
+    #[test]
+    fn cache_key_follows_the_build_inputs() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let (ca, cb) = (write_contexts(a.path()).unwrap(), write_contexts(b.path()).unwrap());
+        let tags: Vec<&str> = ca.iter().map(|c| c.tag.as_str()).collect();
+        assert_eq!(tags[0], BASE_IMAGE);
+        assert!(tags.contains(&"fleetdeck-demo/idle:v1") && tags.contains(&"fleetdeck-demo/worker:v1"), "{tags:?}");
+        // Same inputs in another directory: the same archive.
+        let path = cache_path(&ca);
+        assert_eq!(path, cache_path(&cb));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("fleetdeck-image-cache-") && name.ends_with(".tar"), "{name}");
+        // Any change of content: another archive.
+        std::fs::write(b.path().join("worker-v1/rootfs/etc/fleetdeck-demo/version"), "v9").unwrap();
+        assert_ne!(path, cache_path(&cb));
+    }
 }

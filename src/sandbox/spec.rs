@@ -94,4 +94,16 @@ mod tests {
         assert_eq!(a.len(), 10);
         assert!(!valid_prefix("Bad/Prefix"));
     }
+
+    #[test]
+    fn engines_default_to_one_per_host() {
+        let spec = SandboxSpec::new(50, PathBuf::from("/tmp/x"));
+        assert_eq!(spec.engines, None);
+        assert_eq!(spec.engine_count(), 50);
+        assert!(!spec.empty_home);
+        let spec = spec.with_engines(5).with_empty_home();
+        assert_eq!(spec.engine_count(), 5);
+        assert!(spec.empty_home);
+        assert_eq!(SandboxSpec::new(3, PathBuf::from("/tmp/x")).with_engines(7).engine_count(), 3);
+    }
 }

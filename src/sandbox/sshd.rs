@@ -176,3 +176,23 @@ pub(crate) fn write_known_hosts(path: &Path, hosts: &[SandboxHost]) -> Result<()
     let _ = std::fs::remove_file(std::path::PathBuf::from(old));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_sets_home_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut host = SandboxHost::layout(1, "fdx", dir.path(), &dir.path().join("run"), 2201);
+        std::fs::create_dir_all(&host.host_dir).unwrap();
+        write_config(&host, Path::new("/tmp/authorized_keys")).unwrap();
+        let text = std::fs::read_to_string(&host.sshd_config).unwrap();
+        assert!(text.contains("ListenAddress 127.0.0.1:2201\n"), "{text}");
+        assert!(!text.contains("SetEnv"), "{text}");
+        host.session_home = Some(dir.path().join("home"));
+        write_config(&host, Path::new("/tmp/authorized_keys")).unwrap();
+        let text = std::fs::read_to_string(&host.sshd_config).unwrap();
+        assert!(text.contains(&format!("SetEnv \"HOME={}\"\n", dir.path().join("home").display())), "{text}");
+    }
+}

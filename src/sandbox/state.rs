@@ -174,4 +174,35 @@ mod tests {
         let long_dir = PathBuf::from(format!("/work/{}", "d".repeat(80)));
         assert_eq!(run_root_for(&long_dir, "fdx"), Path::new("/tmp/fdx"));
     }
+
+    #[test]
+    fn hosts_can_share_an_engine() {
+        let (dir, run) = (Path::new("/tmp/sb"), Path::new("/tmp/sb/run"));
+        let owner = SandboxHost::layout(1, "fdx", dir, run, 2201);
+        let mut other = SandboxHost::layout(6, "fdx", dir, run, 2206);
+        assert!(owner.owns_engine() && other.owns_engine());
+        other.share_engine_of(&owner, 0);
+        assert!(!other.owns_engine());
+        assert_eq!(other.engine_host, Some(0));
+        assert_eq!(other.docker_socket, owner.docker_socket);
+        assert_eq!(other.data_root, owner.data_root);
+        assert_eq!(other.exec_root, owner.exec_root);
+        assert_eq!(other.cgroup_parent, owner.cgroup_parent);
+        // Its own sshd all the same.
+        assert_eq!(other.ssh_port, 2206);
+        assert_ne!(other.sshd_config, owner.sshd_config);
+        assert_eq!(other.name, "host-6");
+    }
+
+    #[test]
+    fn old_state_files_still_load() {
+        // A host as written before engines could be shared and sessions given a home.
+        let host = SandboxHost::layout(1, "fdx", Path::new("/tmp/sb"), Path::new("/tmp/sb/run"), 2201);
+        let mut json: serde_json::Value = serde_json::to_value(&host).unwrap();
+        let obj = json.as_object_mut().unwrap();
+        obj.remove("engine_host");
+        obj.remove("session_home");
+        let back: SandboxHost = serde_json::from_value(json).unwrap();
+        assert_eq!(back, host);
+    }
 }

@@ -14,10 +14,12 @@ pub enum Context {
     Filter,
     Log,
     Prompt,
+    Deploy,
+    Releases,
 }
 
 impl Context {
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Dashboard,
         Context::Detail,
@@ -26,6 +28,8 @@ impl Context {
         Context::Filter,
         Context::Log,
         Context::Prompt,
+        Context::Deploy,
+        Context::Releases,
     ];
 
     /// The section name in keymap files.
@@ -38,6 +42,8 @@ impl Context {
             Context::Palette => "palette",
             Context::Filter => "filter",
             Context::Log => "log",
+            Context::Deploy => "deploy",
+            Context::Releases => "releases",
             Context::Prompt => "prompt",
         }
     }
@@ -91,6 +97,11 @@ pub enum Action {
     LogFields,
     LogAnsi,
     LogExport,
+    OpenDeploy,
+    OpenReleases,
+    Rollback,
+    DeployPause,
+    DeployAbort,
 }
 
 /// Registry entry for an action.
@@ -129,8 +140,8 @@ pub const REGISTRY: &[ActionInfo] = &[
     entry(Action::Palette, "palette", "Command palette", &[Global], false, true),
     entry(Action::Filter, "filter", "Filter services and containers", &[Dashboard], false, true),
     entry(Action::ClearFilter, "clear_filter", "Clear the filter", &[Dashboard, Filter], false, false),
-    entry(Action::Up, "up", "Move up", &[Dashboard, Detail, Help, Palette, Log], false, false),
-    entry(Action::Down, "down", "Move down", &[Dashboard, Detail, Help, Palette, Log], false, false),
+    entry(Action::Up, "up", "Move up", &[Dashboard, Detail, Help, Palette, Log, Filter, Deploy, Releases], false, false),
+    entry(Action::Down, "down", "Move down", &[Dashboard, Detail, Help, Palette, Log, Filter, Deploy, Releases], false, false),
     entry(Action::PageUp, "page_up", "Page up", &[Dashboard, Detail, Help, Log], false, false),
     entry(Action::PageDown, "page_down", "Page down", &[Dashboard, Detail, Help, Log], false, false),
     entry(Action::Top, "top", "Go to the top", &[Dashboard, Detail, Help, Log], false, false),
@@ -141,13 +152,18 @@ pub const REGISTRY: &[ActionInfo] = &[
     entry(Action::ExpandAll, "expand_all", "Expand every service", &[Dashboard], false, false),
     entry(Action::CollapseAll, "collapse_all", "Collapse every service", &[Dashboard], false, false),
     entry(Action::Open, "open", "Open the container's details", &[Dashboard], false, true),
-    entry(Action::Back, "back", "Back", &[Detail, Help, Palette, Log], false, true),
+    entry(Action::Back, "back", "Back", &[Detail, Help, Palette, Log, Deploy, Releases], false, true),
     entry(Action::SortNext, "sort", "Change the sort order", &[Dashboard], false, true),
     entry(Action::FocusNext, "focus_next", "Switch between hosts and services", &[Dashboard], false, false),
     entry(Action::ToggleLog, "toggle_log", "Show or hide fleetdeck's own log", &[Global], false, true),
     entry(Action::RetryHost, "retry_host", "Reconnect the selected host now", &[Dashboard], false, false),
-    entry(Action::Confirm, "confirm", "Confirm", &[Prompt, Palette, Filter], false, true),
+    entry(Action::Confirm, "confirm", "Confirm", &[Prompt, Palette, Filter, Deploy], false, true),
     entry(Action::Cancel, "cancel", "Cancel", &[Prompt, Palette, Filter], false, true),
+    entry(Action::OpenDeploy, "deploy", "Deploy an image to the selected service (plan first)", &[Dashboard], true, true),
+    entry(Action::OpenReleases, "releases", "Release history of the selected service", &[Dashboard], false, true),
+    entry(Action::Rollback, "rollback", "Roll back to the selected release (preview first)", &[Releases], true, true),
+    entry(Action::DeployPause, "deploy_pause", "Pause or resume the deploy between batches", &[Deploy], false, true),
+    entry(Action::DeployAbort, "deploy_abort", "Abort the deploy: moved replicas go back", &[Deploy], false, true),
     entry(Action::OpenLogs, "open_logs", "Logs of the selected service, container or host", &[Dashboard, Detail], false, true),
     entry(Action::LogPause, "log_pause", "Pause or follow (paused keeps receiving)", &[Log], false, true),
     entry(Action::LogInclude, "log_include", "Show only lines matching a regex", &[Log], false, true),

@@ -25,6 +25,10 @@ pub enum Screen {
     Help,
     /// The merged log view (state in `App::logs`).
     Logs,
+    /// The deploy wizard (state in `App::wizard`).
+    Deploy,
+    /// A service's release history (state in `App::releases`).
+    Releases,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,14 @@ pub enum Msg {
     },
     /// A message for the log view's status line (e.g. the result of an export).
     LogNotice(String),
+    /// Images present on the hosts of the service being deployed.
+    DeployImages(Vec<String>),
+    /// Progress of the running deploy.
+    Deploy(crate::deploy::runner::DeployEvent),
+    /// The deploy did not start (lock held, image missing, ...): nothing changed.
+    DeployRefused(String),
+    /// A service's merged release journal.
+    Releases(Result<Vec<crate::deploy::journal::Release>, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +85,14 @@ pub enum Effect {
     CloseLogs,
     /// Write the visible log lines to this file.
     ExportLogs(String),
+    /// Find the images present on the hosts of this service.
+    ListImages(String),
+    /// Read this service's release journal from its hosts.
+    LoadReleases(String),
+    /// Run the plan of the wizard (named by its release id).
+    StartDeploy(String),
+    /// Pause, resume or abort the running deploy.
+    DeployControl(crate::deploy::runner::Control),
 }
 
 pub struct App {
@@ -107,6 +127,9 @@ pub struct App {
     pub logs: Option<super::logpane::LogPane>,
     /// Lines the log view keeps at most.
     pub log_budget: usize,
+    pub profile: crate::config::Profile,
+    pub wizard: Option<super::wizard::Wizard>,
+    pub releases: Option<super::wizard::ReleasesView>,
 }
 
 impl App {
@@ -138,6 +161,9 @@ impl App {
             viewport: (120, 40),
             logs: None,
             log_budget: 1_000_000,
+            profile: profile.clone(),
+            wizard: None,
+            releases: None,
         };
         app.recompute();
         app
@@ -157,6 +183,11 @@ impl App {
                 Screen::Detail { .. } => Context::Detail,
                 Screen::Help => Context::Help,
                 Screen::Logs => Context::Log,
+                Screen::Deploy if self.wizard.as_ref().is_some_and(|w| w.typing(self.profile.protected)) => {
+                    Context::Filter
+                }
+                Screen::Deploy => Context::Deploy,
+                Screen::Releases => Context::Releases,
             }
         }
     }
@@ -174,6 +205,12 @@ impl App {
         }
         if let Some((_, input)) = self.logs.as_mut().and_then(|l| l.editing.as_mut()) {
             return Some(input);
+        }
+        let protected = self.profile.protected;
+        if self.screen == Screen::Deploy {
+            if let Some(w) = self.wizard.as_mut().filter(|w| w.typing(protected)) {
+                return w.text_mut();
+            }
         }
         None
     }
@@ -254,6 +291,37 @@ impl App {
                 self.dirty = true;
                 vec![]
             }
+            Msg::DeployImages(images) => {
+                if let Some(w) = self.wizard.as_mut() {
+                    if let super::wizard::Step::PickImage { choices, loading, .. } = &mut w.step {
+                        *choices = images;
+                        *loading = false;
+                    }
+                }
+                self.dirty = true;
+                vec![]
+            }
+            Msg::Deploy(ev) => {
+                self.on_deploy_event(ev);
+                self.dirty = true;
+                vec![]
+            }
+            Msg::DeployRefused(why) => {
+                self.on_deploy_refused(why);
+                self.dirty = true;
+                vec![]
+            }
+            Msg::Releases(result) => {
+                if let Some(v) = self.releases.as_mut() {
+                    v.loading = false;
+                    match result {
+                        Ok(r) => v.releases = r,
+                        Err(e) => v.error = Some(e),
+                    }
+                }
+                self.dirty = true;
+                vec![]
+            }
             Msg::LogNotice(text) => {
                 if let Some(pane) = self.logs.as_mut() {
                     pane.message = Some(text);
@@ -298,6 +366,12 @@ impl App {
 
     fn act(&mut self, a: Action) -> Vec<Effect> {
         let info = action::info(a);
+        if a == Action::Quit && self.wizard.as_ref().is_some_and(|w| w.is_running()) {
+            self.screen = Screen::Deploy;
+            self.flash =
+                Some("a deploy is running: wait for it, or abort it (its moved replicas go back) first".into());
+            return vec![];
+        }
         if info.mutating && self.read_only {
             self.flash = Some(format!("{}: disabled (read-only)", info.name));
             return vec![];
@@ -306,6 +380,16 @@ impl App {
             Context::Prompt => return self.act_prompt(a),
             Context::Palette => return self.act_palette(a),
             Context::Filter if self.screen == Screen::Logs => return self.act_log_edit(a),
+            Context::Filter | Context::Deploy if self.screen == Screen::Deploy => {
+                if a == Action::ClearFilter {
+                    if let Some(t) = self.wizard.as_mut().and_then(|w| w.text_mut()) {
+                        t.clear();
+                    }
+                    return vec![];
+                }
+                return self.act_wizard(a);
+            }
+            Context::Releases => return self.act_releases(a),
             Context::Log => return self.act_logs(a),
             Context::Filter => {
                 match a {
@@ -379,6 +463,8 @@ impl App {
             }
             Action::Open | Action::Confirm if self.screen == Screen::Dashboard => self.open_selected(&rows),
             Action::OpenLogs => return self.open_logs(&rows),
+            Action::OpenDeploy => return self.open_deploy(&rows),
+            Action::OpenReleases => return self.open_releases(&rows),
             Action::RetryHost => {
                 if self.focus == Focus::Hosts {
                     self.flash = Some(format!("reconnecting {}", self.fleet.hosts[self.host_selected].name));
@@ -471,6 +557,8 @@ impl App {
             Screen::Detail { .. } => Context::Detail,
             Screen::Help => Context::Help,
             Screen::Logs => Context::Log,
+            Screen::Deploy => Context::Deploy,
+            Screen::Releases => Context::Releases,
         };
         let candidates: Vec<&'static action::ActionInfo> = action::REGISTRY
             .iter()

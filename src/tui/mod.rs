@@ -12,3 +12,4 @@ pub mod run;
 pub mod text;
 pub mod theme;
 pub mod view;
+pub mod wizard;

@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod dashboard;
+pub mod deploy;
 pub mod detail;
 pub mod format;
 pub mod help;
@@ -56,7 +57,7 @@ pub fn scroll_limit(app: &App, width: u16, height: u16) -> u16 {
     match &app.screen {
         Screen::Detail { host, container } => max_scroll(&detail::lines(app, theme, *host, container), inner),
         Screen::Help => max_scroll(&help::lines(app, theme), inner),
-        Screen::Dashboard | Screen::Logs => 0,
+        Screen::Dashboard | Screen::Logs | Screen::Deploy | Screen::Releases => 0,
     }
 }
 
@@ -86,6 +87,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::Detail { host, container } => detail::render(frame, body, app, theme, *host, container),
         Screen::Help => help::render(frame, body, app, theme),
         Screen::Logs => logs::render(frame, body, app, theme),
+        Screen::Deploy => deploy::render_wizard(frame, body, app, theme),
+        Screen::Releases => deploy::render_releases(frame, body, app, theme),
     }
     if app.show_log {
         let widget = tui_logger::TuiLoggerWidget::default()
@@ -177,6 +180,11 @@ fn short_desc(a: Action) -> &'static str {
         Action::Confirm => "ok",
         Action::Cancel => "cancel",
         Action::OpenLogs => "logs",
+        Action::OpenDeploy => "deploy",
+        Action::OpenReleases => "releases",
+        Action::Rollback => "rollback",
+        Action::DeployPause => "pause",
+        Action::DeployAbort => "abort",
         Action::LogPause => "pause",
         Action::LogInclude => "show",
         Action::LogExclude => "hide",

@@ -41,6 +41,8 @@ pub fn render_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         crate::tui::app::Screen::Detail { .. } => Context::Detail,
         crate::tui::app::Screen::Help => Context::Help,
         crate::tui::app::Screen::Logs => Context::Log,
+        crate::tui::app::Screen::Deploy => Context::Deploy,
+        crate::tui::app::Screen::Releases => Context::Releases,
     };
     let rows: Vec<ListItem> = items
         .iter()

@@ -1,0 +1,124 @@
+//! As a person would: open the deploy wizard in the real console, deploy v2, watch it
+//! finish, then roll back from the releases view. Real sandbox, real binary, tmux.
+
+mod common;
+
+use common::*;
+use fleetdeck::sandbox::Sandbox;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux(String);
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.0]);
+        c
+    }
+    fn send(&self, keys: &[&str]) {
+        assert!(self.cmd().args(["send-keys", "-t", "fd"]).args(keys).status().unwrap().success());
+    }
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap().stdout)
+            .into_owned()
+    }
+    fn wait_for(&self, what: &str, secs: u64, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}:\n{s}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn image_of(sb: &Sandbox, h: usize, name: &str) -> String {
+    let out = sb.docker(h).args(["inspect", "-f", "{{.Config.Image}}", name]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn deploy_v2_from_the_wizard_then_roll_back_from_the_releases_view() {
+    let (_tmp, sb) = sandbox(2);
+    let names: Vec<String> = (1..=2).map(|i| format!("{}-web-{i}", sb.prefix)).collect();
+    for (h, n) in names.iter().enumerate() {
+        let id = sb.run_web(h, n, "v1", Sandbox::free_port(), "web").unwrap();
+        sb.wait_healthy(h, &id, Duration::from_secs(30)).unwrap();
+    }
+    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
+    let base = text.split("[[services]]").next().unwrap();
+    let profile = sb.profile_path.with_file_name("wizard.toml");
+    std::fs::write(
+        &profile,
+        format!("{base}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\n\n[services.deploy]\nmonitor = \"1s\"\nstop_timeout = \"2s\"\n"),
+    )
+    .unwrap();
+    let tmux = Tmux(format!("{}-deploy", sb.prefix));
+    let audit = profile.with_file_name("audit.jsonl");
+    let cmd = format!(
+        "FLEETDECK_AUDIT_LOG={} {} --profile {}; echo EXITED:$?; sleep 60",
+        audit.display(),
+        bin().display(),
+        profile.display()
+    );
+    assert!(tmux
+        .cmd()
+        .args(["new-session", "-d", "-s", "fd", "-x", "170", "-y", "45"])
+        .arg(&cmd)
+        .status()
+        .unwrap()
+        .success());
+    tmux.wait_for("dashboard", 60, |s| {
+        s.contains("Hosts (2)") && s.contains("2/2") && s.matches("connected").count() >= 2
+    });
+
+    // D on the web row: the wizard lists the images found on the hosts.
+    tmux.send(&["D"]);
+    let s = tmux.wait_for("image choice", 30, |s| s.contains("choose an image") && s.contains("fleetdeck-demo/web:v2"));
+    assert!(s.contains("fleetdeck-demo/web:v3-broken"), "{s}");
+    tmux.send(&["-l", "fleetdeck-demo/web:v2"]);
+    tmux.send(&["Enter"]);
+    let s = tmux.wait_for("the plan", 30, |s| s.contains("batch 1: host-1/") && s.contains("enter: start the deploy"));
+    assert!(s.contains("fleetdeck-demo/web:v1 -> fleetdeck-demo/web:v2"), "{s}");
+    tmux.send(&["Enter"]);
+    let s = tmux.wait_for("the deploy to finish", 120, |s| s.contains("SUCCEEDED"));
+    assert!(s.matches("healthy").count() >= 2, "both replicas shown healthy:\n{s}");
+    for (h, n) in names.iter().enumerate() {
+        assert_eq!(image_of(&sb, h, n), "fleetdeck-demo/web:v2");
+    }
+    tmux.send(&["Enter"]);
+    tmux.wait_for("dashboard again", 30, |s| s.contains("Hosts (2)"));
+
+    // R: the releases view shows the release; r previews the rollback, enter runs it.
+    tmux.send(&["R"]);
+    let s = tmux.wait_for("releases", 30, |s| s.contains("Releases · web") && s.contains("succeeded"));
+    assert!(s.contains("fleetdeck-demo/web:v2"), "{s}");
+    tmux.send(&["r"]);
+    let s = tmux.wait_for("rollback plan", 30, |s| s.contains("Rollback web") && s.contains("enter: start"));
+    assert!(s.contains("fleetdeck-demo/web:v2 -> fleetdeck-demo/web:v1"), "{s}");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the rollback to finish", 120, |s| s.contains("SUCCEEDED"));
+    for (h, n) in names.iter().enumerate() {
+        assert_eq!(image_of(&sb, h, n), "fleetdeck-demo/web:v1");
+    }
+    tmux.send(&["Enter"]);
+    tmux.wait_for("dashboard", 30, |s| s.contains("Hosts (2)"));
+    tmux.send(&["q"]);
+    let s = tmux.wait_for("exit", 30, |s| s.contains("EXITED:"));
+    assert!(s.contains("EXITED:0"), "{s}");
+    let audit_text = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        audit_text.contains("\"action\":\"deploy\"") && audit_text.contains("\"action\":\"rollback\""),
+        "{audit_text}"
+    );
+}
