@@ -125,7 +125,11 @@ fn wizard_mid_deploy_then_a_failed_gate() {
     assert!(matches!(effects.as_slice(), [Effect::StartDeploy(_)]));
     app.update(Msg::Deploy(DeployEvent::Note("deploy lock taken on host-1, host-2".into())));
     app.update(Msg::Deploy(DeployEvent::Note("batch 1 of 2".into())));
-    app.update(Msg::Deploy(DeployEvent::Replica { host: "host-1".into(), container: "shop-web-1".into(), phase: Phase::WaitingHealthy }));
+    app.update(Msg::Deploy(DeployEvent::Replica {
+        host: "host-1".into(),
+        container: "shop-web-1".into(),
+        phase: Phase::WaitingHealthy,
+    }));
     let (buf, text) = draw(&app);
     insta::assert_snapshot!("deploy_running", text);
     assert_eq!(fg_of(&buf, "health gate…"), Theme::default().starting.fg.unwrap());
@@ -149,9 +153,17 @@ fn wizard_mid_deploy_then_a_failed_gate() {
         logs: vec!["level=error msg=\"redis: connection refused\"".into()],
         connection_lost: false,
     };
-    app.update(Msg::Deploy(DeployEvent::Replica { host: "host-1".into(), container: "shop-web-1".into(), phase: Phase::Failed }));
+    app.update(Msg::Deploy(DeployEvent::Replica {
+        host: "host-1".into(),
+        container: "shop-web-1".into(),
+        phase: Phase::Failed,
+    }));
     app.update(Msg::Deploy(DeployEvent::GateFailed { host: "host-1".into(), container: "shop-web-1".into(), failure }));
-    app.update(Msg::Deploy(DeployEvent::Replica { host: "host-1".into(), container: "shop-web-1".into(), phase: Phase::RolledBack }));
+    app.update(Msg::Deploy(DeployEvent::Replica {
+        host: "host-1".into(),
+        container: "shop-web-1".into(),
+        phase: Phase::RolledBack,
+    }));
     let release = Release {
         id: "r20260314T093100000Z-abcd".into(),
         service: "web".into(),
@@ -196,7 +208,13 @@ fn releases_view() {
         started_at: at(m),
         ended_at: Some(at(m + 1)),
         state,
-        replicas: vec![ReplicaOutcome { host: "host-1".into(), container: "shop-web-1".into(), from_id: "a".into(), to_id: Some("b".into()), outcome: "healthy".into() }],
+        replicas: vec![ReplicaOutcome {
+            host: "host-1".into(),
+            container: "shop-web-1".into(),
+            from_id: "a".into(),
+            to_id: Some("b".into()),
+            outcome: "healthy".into(),
+        }],
         reason: None,
         backups: vec![],
     };
@@ -211,7 +229,8 @@ fn releases_view() {
     assert_eq!(bg_of(&buf, "failed, rolled back"), Theme::default().selection.bg.unwrap());
     assert_eq!(fg_of(&buf, "succeeded"), Theme::default().healthy.fg.unwrap());
     // the details of the selected release are under the list
-    assert!(text.contains("r2  by ops@laptop  \"ship it\""), "{text}");; rolling back to a failed release is refused
+    assert!(text.contains("r2  by ops@laptop  \"ship it\""), "{text}");
+    // rolling back to a failed release is refused
     app.update(Msg::Action(Action::Rollback));
     assert_eq!(app.screen, Screen::Releases);
     // the older healthy release (what runs now) → "undo": back to what ran before it
