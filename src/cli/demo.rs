@@ -69,6 +69,9 @@ pub fn run(ui: &UiArgs, up: bool, down: bool, hosts: usize, dir: Option<PathBuf>
 
 fn finish(ui: &UiArgs, mut sb: Sandbox, up_only: bool) -> i32 {
     let profile = sb.profile_path.clone();
+    if let Some(url) = sb.demo_url() {
+        eprintln!("web is served through nginx at {url} (try a deploy while curling it)");
+    }
     if up_only {
         sb.keep();
         eprintln!("stop it with: fleetdeck demo --down");

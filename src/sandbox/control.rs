@@ -96,6 +96,7 @@ impl Sandbox {
             known_hosts: &self.known_hosts,
             ssh_config: &self.ssh_config,
             hosts: &hosts,
+            nginx_access_log: None,
         });
         std::fs::write(path, text).map_err(|e| SandboxError::io("write profile", path, e))
     }

@@ -19,12 +19,20 @@ pub(crate) fn layout(hosts: usize) -> Vec<(usize, &'static str, &'static str, Op
     ]
 }
 
-/// Starts the demo containers and waits until the web ones are healthy and the worker runs.
+/// Starts the demo containers, waits until the web ones are healthy and the worker runs,
+/// then puts nginx (when installed) in front of the `web` replicas.
 pub(crate) fn start(sb: &Sandbox) -> Result<(), SandboxError> {
     let mut started = Vec::new();
+    let mut web_ports = Vec::new();
     for (host, name, service, tag) in layout(sb.hosts.len()) {
         let id = match tag {
-            Some(tag) => sb.run_web(host, name, tag, Sandbox::free_port(), service)?,
+            Some(tag) => {
+                let port = Sandbox::free_port();
+                if service == "web" {
+                    web_ports.push(port);
+                }
+                sb.run_web(host, name, tag, port, service)?
+            }
             None => sb.run_worker(host, name, service)?,
         };
         started.push((host, id, tag.is_some()));
@@ -35,6 +43,11 @@ pub(crate) fn start(sb: &Sandbox) -> Result<(), SandboxError> {
         } else {
             sb.wait_running(host, &id, HEALTHY_TIMEOUT)?;
         }
+    }
+    if std::path::Path::new(super::nginx::NGINX).exists() {
+        let port = super::nginx::start(&sb.dir, &web_ports, Sandbox::free_port())?;
+        let file = super::nginx::root(&sb.dir).join("port");
+        std::fs::write(&file, port.to_string()).map_err(|e| SandboxError::io("write nginx port", &file, e))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::error::SandboxError;
 use super::spec::{valid_prefix, SandboxSpec};
 use super::state::{run_root_for, SandboxHost, SandboxState, STATE_FILE};
-use super::{demo, engine, images, net, procs, profile, sshd};
+use super::{demo, engine, images, net, nginx, procs, profile, sshd};
 
 /// A running local fleet. Dropping it tears it down unless [`keep`](Sandbox::keep) was called
 /// (a sandbox re-opened with [`load`](Sandbox::load) is kept: call [`down`](Sandbox::down)).
@@ -124,6 +124,9 @@ impl Sandbox {
             known_hosts: &sb.known_hosts,
             ssh_config: &sb.ssh_config,
             hosts: &sb.hosts,
+            nginx_access_log: (spec.demo_services && Path::new(nginx::NGINX).exists())
+                .then(|| nginx::access_log(&sb.dir))
+                .as_deref(),
         });
         std::fs::write(&sb.profile_path, text).map_err(|e| SandboxError::io("write profile", &sb.profile_path, e))?;
         sb.state().write()?;
@@ -261,6 +264,12 @@ impl Sandbox {
     }
 
     /// Whether any sshd or dockerd (or containerd, shim) of this sandbox is still running.
+    /// The demo's web address through nginx, when it runs one.
+    pub fn demo_url(&self) -> Option<String> {
+        let port = std::fs::read_to_string(nginx::root(&self.dir).join("port")).ok()?;
+        Some(format!("http://127.0.0.1:{}/", port.trim()))
+    }
+
     pub fn is_running(&self) -> bool {
         self.hosts.iter().any(|h| sshd::running(h) || engine::running(h))
     }
@@ -270,6 +279,7 @@ impl Sandbox {
     /// the sandbox's directories, and removes them. Idempotent; touches nothing it did not
     /// start (processes are matched by this sandbox's paths, never by name).
     pub fn down(&mut self) -> Result<(), SandboxError> {
+        nginx::stop(&self.dir);
         let mut children: Vec<Option<Child>> = (0..self.hosts.len()).map(|_| None).collect();
         for (i, child) in self.children.drain(..) {
             children[i] = Some(child);

@@ -21,6 +21,7 @@ mod error;
 mod images;
 mod lifecycle;
 mod net;
+mod nginx;
 mod prereq;
 mod procs;
 mod profile;

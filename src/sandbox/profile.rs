@@ -34,6 +34,8 @@ pub(crate) struct ProfileInput<'a> {
     pub known_hosts: &'a Path,
     pub ssh_config: &'a Path,
     pub hosts: &'a [SandboxHost],
+    /// The demo's nginx access log (the demo profile follows it as service `nginx`).
+    pub nginx_access_log: Option<&'a Path>,
 }
 
 /// The profile text.
@@ -63,6 +65,11 @@ pub(crate) fn render(input: &ProfileInput<'_>) -> String {
         s.push_str(&format!("name = \"{service}\"\ncompose_project = \"demo\"\ncompose_service = \"{service}\"\n"));
         s.push_str("\n[[services.probes]]\nname = \"health\"\nurl = \"http://127.0.0.1:{port}/health\"\n");
         s.push_str("status_field = \"status\"\ninterval = \"2s\"\ntimeout = \"2s\"\n");
+        s.push_str("\n[services.deploy]\nhealth_timeout = \"30s\"\nmonitor = \"2s\"\nstop_timeout = \"2s\"\n");
+    }
+    if let Some(log) = input.nginx_access_log {
+        s.push_str("\n# nginx on the machine, in front of web: its access log shows in the log view\n");
+        s.push_str(&format!("[[services]]\nname = \"nginx\"\nhosts = [\"host-1\"]\nlog_files = [{}]\n", path(log)));
     }
     s.push_str("\n[[services]]\nname = \"worker\"\ncompose_project = \"demo\"\ncompose_service = \"worker\"\n");
     s
@@ -82,6 +89,7 @@ mod tests {
             known_hosts: Path::new("/tmp/k"),
             ssh_config: Path::new("/tmp/c"),
             hosts: &hosts,
+            nginx_access_log: None,
         });
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["ssh"]["identity_file"].as_str(), Some("/tmp/x\"y/client_key"));

@@ -25,14 +25,15 @@ pub struct SandboxSpec {
     /// so that the login user's shell rc files do not run for every exec, as on a typical
     /// server. Without it, sessions run as root with HOME=/root, and bash sources
     /// /root/.bashrc for every SSH command (on a developer machine that can be slow: e.g.
-    /// `pyenv init` costs ~0.25 s and ~0.1 CPU-s per exec). Off by default.
+    /// `pyenv init` costs ~0.25 s per exec, and a stale pyenv rehash lock hangs every exec).
+    /// On by default.
     pub empty_home: bool,
 }
 
 impl SandboxSpec {
     /// `hosts` hosts in `dir`, a random prefix, no demo containers.
     pub fn new(hosts: usize, dir: PathBuf) -> Self {
-        SandboxSpec { prefix: random_prefix(), hosts, dir, demo_services: false, engines: None, empty_home: false }
+        SandboxSpec { prefix: random_prefix(), hosts, dir, demo_services: false, engines: None, empty_home: true }
     }
 
     /// The same spec with the hosts spread over `engines` Docker engines (see
@@ -100,7 +101,7 @@ mod tests {
         let spec = SandboxSpec::new(50, PathBuf::from("/tmp/x"));
         assert_eq!(spec.engines, None);
         assert_eq!(spec.engine_count(), 50);
-        assert!(!spec.empty_home);
+        assert!(spec.empty_home, "sandbox sessions never run the machine's own dotfiles");
         let spec = spec.with_engines(5).with_empty_home();
         assert_eq!(spec.engine_count(), 5);
         assert!(spec.empty_home);
