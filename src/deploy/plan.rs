@@ -153,6 +153,12 @@ pub fn make_plan(
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let from_image = counts[0].0.clone();
     let d = &service.deploy;
+    if d.start_first {
+        return Err(format!(
+            "service {service_name}: strategy \"start-first\" is not supported yet (it needs a traffic-switch hook); \
+             use \"stop-first\": with two or more replicas the service stays up"
+        ));
+    }
     let mut warnings = Vec::new();
     if replicas.len() == 1 && !d.start_first {
         warnings.push("only one replica: with stop-first the service is down while it is replaced".into());
