@@ -206,7 +206,7 @@ impl Live<'_> {
             Err(e) => self.emit(HostEvent::DockerError(Some(error_chain(&e)))).await,
         }
         // Usage sampler: one long-running exec, drained continuously by its own task.
-        let (sample_tx, mut sample_rx) = mpsc::channel::<ExecEvent>(256);
+        let (sample_tx, mut sample_rx) = mpsc::channel::<ExecEvent>(4096);
         let sampler_session = self.session.clone();
         let script = sampler::script(self.task.cfg.sample_every);
         let sampler = AbortOnDrop(tokio::spawn(async move {
@@ -232,7 +232,8 @@ impl Live<'_> {
         let mut resync = tokio::time::interval(self.task.cfg.resync_every);
         resync.tick().await;
         let mut probe_tick = tokio::time::interval(Duration::from_millis(500));
-        let mut alive = tokio::time::interval(Duration::from_millis(250));
+        let has_probes = self.task.services.iter().any(|s| !s.probes.is_empty());
+        let mut alive = tokio::time::interval(Duration::from_secs(1));
         let reason = loop {
             tokio::select! {
                 _ = alive.tick() => {
@@ -250,7 +251,7 @@ impl Live<'_> {
                     None => {}
                 },
                 _ = resync.tick() => self.full_sync().await,
-                _ = probe_tick.tick() => self.probe_round(false).await,
+                _ = probe_tick.tick(), if has_probes => self.probe_round(false).await,
                 ev = sample_rx.recv() => match ev {
                     Some(ev) => { self.sample_line(&mut parser, ev).await; }
                     None => {
