@@ -3,6 +3,7 @@
 //! The engine (`config`, `ssh`, `docker`, `fleet`, `sandbox`) never imports ratatui or
 //! crossterm; `tui` and `cli` are thin front ends over it.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod deploy;

@@ -1,5 +1,6 @@
 //! The command line: the console (default), and headless commands for scripts and CI.
 
+pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod deploy;
@@ -76,6 +77,9 @@ pub enum Command {
     Releases(deploy::ReleasesArgs),
     /// Show or break a service's deploy lock.
     Lock(deploy::LockArgs),
+    /// Backups of the profile's [[backups]] jobs: list (exit 1 when an RPO is breached), run,
+    /// verify, restore (behind a safety backup) and prune by retention.
+    Backup(backup::BackupArgs),
     /// Validate a profile (and optionally a keymap and a theme) without connecting.
     Check {
         /// Profile file to validate.
@@ -116,6 +120,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Rollback(a)) => deploy::run_rollback(&cli.ui, &a),
         Some(Command::Releases(a)) => deploy::run_releases(&cli.ui, &a),
         Some(Command::Lock(a)) => deploy::run_lock(&cli.ui, &a),
+        Some(Command::Backup(a)) => backup::run(&cli.ui, &a),
         Some(Command::Demo { up, down, hosts, dir }) => demo::run(&cli.ui, up, down, hosts, dir),
     }
 }

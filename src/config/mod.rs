@@ -1,6 +1,7 @@
 //! Configuration: profiles, ssh_config lookups, durations and located diagnostics.
 //! UI data files (keymaps, themes) are parsed in `tui`, with the same diagnostics.
 
+pub mod backup;
 pub mod diag;
 pub mod duration;
 pub mod hosts;
@@ -8,4 +9,4 @@ pub mod profile;
 pub mod ssh_config;
 
 pub use diag::{ConfigError, ConfigErrors};
-pub use profile::{Probe, Profile, Service};
+pub use profile::{Deploy, HookSpec, Probe, Profile, Service};

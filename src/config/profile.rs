@@ -27,6 +27,8 @@ pub struct RawProfile {
     pub hosts: Vec<HostSpec>,
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
+    #[serde(default)]
+    pub backups: Vec<crate::config::backup::BackupSpec>,
 }
 
 /// SSH settings shared by every host (each host may override them).
@@ -137,6 +139,7 @@ pub struct Profile {
     pub ssh: SshDefaults,
     pub hosts: Vec<HostSpec>,
     pub services: Vec<Service>,
+    pub backups: Vec<super::backup::BackupJob>,
 }
 
 /// How a service's containers are recognised, and how its health is probed.
@@ -379,6 +382,7 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
         });
     }
 
+    let backups = super::backup::validate(path, source, raw.backups, &raw.hosts, &services, &mut errors);
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -390,6 +394,7 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
         ssh: raw.ssh,
         hosts: raw.hosts,
         services,
+        backups,
     })
 }
 
