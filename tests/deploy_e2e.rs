@@ -251,3 +251,30 @@ fn two_deploys_at_once_exactly_one_proceeds() {
         assert_eq!(j.iter().filter(|r| r["state"] == "succeeded").count(), 1, "{j:?}");
     }
 }
+
+#[test]
+fn a_pre_deploy_backup_is_recorded_with_the_release() {
+    let (tmp, sb, _, _) = web_fleet("");
+    let dir = tmp.path().join("backups");
+    let extra = format!(
+        "\n[[backups]]\nname = \"db\"\nhost = \"host-1\"\ndirectory = \"{}\"\nfile_name = \"{{job}}-{{timestamp}}.txt\"\nbackup = \"echo state > {{file}}\"\nrestore = \"cat {{file}} > /dev/null\"\nbefore_deploy = [\"web\"]\n",
+        dir.display()
+    );
+    // the same profile, with the backup job added before the services
+    let text = std::fs::read_to_string(sb.profile_path.with_file_name("deploy.toml")).unwrap();
+    let profile = sb.profile_path.with_file_name("deploy-backup.toml");
+    let (head, tail) = text.split_at(text.find("\n[[services]]").unwrap());
+    std::fs::write(&profile, format!("{head}{extra}{tail}")).unwrap();
+    let audit = tmp.path().join("audit.jsonl");
+    let o = fleetdeck(&profile, &["deploy", "web", "--image", "fleetdeck-demo/web:v2", "--dry-run"], &audit);
+    assert!(text(&o).contains("before: backup job db on host-1"), "{}", text(&o));
+    let o = fleetdeck(&profile, &["deploy", "web", "--image", "fleetdeck-demo/web:v2"], &audit);
+    assert!(o.status.success(), "{}", text(&o));
+    let last = journal(&sb, 0).last().unwrap().clone();
+    let backups = last["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{last}");
+    assert!(backups[0].as_str().unwrap().starts_with("db:db-"), "{last}");
+    // the backup's own record names the release it preceded
+    let index = std::fs::read_to_string(dir.join(".fleetdeck-backups.jsonl")).unwrap();
+    assert!(index.contains(last["id"].as_str().unwrap()), "{index}");
+}

@@ -42,6 +42,9 @@ pub struct Plan {
     pub message: Option<String>,
     #[serde(skip)]
     pub service_spec: Service,
+    /// Backup jobs that run before this service is deployed (`before_deploy`).
+    #[serde(skip)]
+    pub backups: Vec<crate::config::backup::BackupJob>,
 }
 
 mod secs {
@@ -175,6 +178,9 @@ pub fn make_plan(
     if replicas.iter().all(|r| r.image == image) {
         warnings.push(format!("every replica already runs {image}: they will be recreated"));
     }
+    let backup_names: Vec<String> = crate::config::backup::jobs_before_deploy(&profile.backups, service_name)
+        .map(|j| format!("backup job {} on {}", j.name, j.host))
+        .collect();
     let gate = match (service.probes.is_empty(), service.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()) {
         (true, _) => "Docker healthcheck (or running, for images without one)".to_string(),
         (false, names) => format!("Docker healthcheck + probes {} healthy", names.join(", ")),
@@ -195,13 +201,15 @@ pub fn make_plan(
         health_timeout: d.health_timeout,
         monitor: d.monitor,
         stop_timeout: d.stop_timeout,
-        pre_deploy: d
-            .pre_deploy
-            .iter()
-            .map(|h| format!("run on {}: {}", h.host.as_deref().unwrap_or("first host"), h.run))
+        pre_deploy: backup_names
+            .into_iter()
+            .chain(
+                d.pre_deploy.iter().map(|h| format!("run on {}: {}", h.host.as_deref().unwrap_or("first host"), h.run)),
+            )
             .collect(),
         warnings,
         message,
+        backups: crate::config::backup::jobs_before_deploy(&profile.backups, service_name).cloned().collect(),
         service_spec: service,
     })
 }

@@ -216,7 +216,43 @@ impl Runner {
             backups: vec![],
         };
         self.record(&release).await;
-        // 3. Pre-deploy steps.
+        // 3. Backups declared to run before this service's deploys, recorded with the release.
+        for job in &self.plan.backups {
+            self.note(format!("before the deploy: backup job {} on {}", job.name, job.host)).await;
+            let session = match self.live(&job.host).await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    release.state = ReleaseState::Aborted;
+                    release.reason = Some(format!("pre-deploy backup {} could not run: {e}", job.name));
+                    return Ok(self.finish(release, &locked).await);
+                }
+            };
+            let mut ctx = crate::backup::BackupContext::new(&self.plan.profile);
+            ctx.who = self.who.clone();
+            ctx.release = Some(release.id.clone());
+            let (tx, mut rx) = mpsc::channel(256);
+            let events = self.events.clone();
+            let forward = tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if let crate::backup::BackupEvent::Step(s) = ev {
+                        let _ = events.send(DeployEvent::Note(s)).await;
+                    }
+                }
+            });
+            let rec = crate::backup::run_job(&session, job, &ctx, &tx).await;
+            drop(tx);
+            let _ = forward.await;
+            if rec.ok() {
+                release.backups.push(rec.release_entry());
+                self.record(&release).await;
+            } else {
+                release.state = ReleaseState::Aborted;
+                release.reason =
+                    Some(format!("pre-deploy backup {} failed: {}", job.name, rec.error.clone().unwrap_or_default()));
+                return Ok(self.finish(release, &locked).await);
+            }
+        }
+        // 4. Pre-deploy steps.
         for hook in &self.plan.service_spec.deploy.pre_deploy {
             let host = hook.host.clone().unwrap_or_else(|| self.plan.hosts[0].clone());
             self.note(format!("before the deploy, on {host}: {}", hook.run)).await;
@@ -226,7 +262,7 @@ impl Runner {
                 return Ok(self.finish(release, &locked).await);
             }
         }
-        // 4. Batches.
+        // 5. Batches.
         let mut moved: Vec<Moved> = Vec::new();
         let mut failure: Option<(ReleaseState, String)> = None;
         'batches: for (bi, batch) in self.plan.batches.iter().enumerate() {
