@@ -261,9 +261,9 @@ fn a_pre_deploy_backup_is_recorded_with_the_release() {
         dir.display()
     );
     // the same profile, with the backup job added before the services
-    let text = std::fs::read_to_string(sb.profile_path.with_file_name("deploy.toml")).unwrap();
+    let base = std::fs::read_to_string(sb.profile_path.with_file_name("deploy.toml")).unwrap();
     let profile = sb.profile_path.with_file_name("deploy-backup.toml");
-    let (head, tail) = text.split_at(text.find("\n[[services]]").unwrap());
+    let (head, tail) = base.split_at(base.find("\n[[services]]").unwrap());
     std::fs::write(&profile, format!("{head}{extra}{tail}")).unwrap();
     let audit = tmp.path().join("audit.jsonl");
     let o = fleetdeck(&profile, &["deploy", "web", "--image", "fleetdeck-demo/web:v2", "--dry-run"], &audit);
