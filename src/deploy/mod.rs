@@ -8,3 +8,4 @@ pub mod lock;
 pub mod plan;
 pub mod recreate;
 pub mod runner;
+pub mod swarm;
