@@ -160,7 +160,7 @@ pub const REGISTRY: &[ActionInfo] = &[
     entry(Action::Confirm, "confirm", "Confirm", &[Prompt, Palette, Filter, Deploy], false, true),
     entry(Action::Cancel, "cancel", "Cancel", &[Prompt, Palette, Filter], false, true),
     entry(Action::OpenDeploy, "deploy", "Deploy an image to the selected service (plan first)", &[Dashboard], true, true),
-    entry(Action::OpenReleases, "releases", "Release history of the selected service", &[Dashboard], false, true),
+    entry(Action::OpenReleases, "releases", "Release history of the selected service", &[Dashboard], false, false),
     entry(Action::Rollback, "rollback", "Roll back to the selected release (preview first)", &[Releases], true, true),
     entry(Action::DeployPause, "deploy_pause", "Pause or resume the deploy between batches", &[Deploy], false, true),
     entry(Action::DeployAbort, "deploy_abort", "Abort the deploy: moved replicas go back", &[Deploy], false, true),
