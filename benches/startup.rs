@@ -119,9 +119,7 @@ fn run() -> Result<(), String> {
     // .bashrc (pyenv init) would add ~0.25 s and ~0.1 CPU-s to every exec.
     let user_home = env_or("FLEETDECK_BENCH_USER_HOME", 0u8) == 1;
     let mut spec = SandboxSpec::new(max_hosts, tmp.path().join("sb")).with_engines(engines);
-    if !user_home {
-        spec = spec.with_empty_home();
-    }
+    spec.empty_home = !user_home;
     println!(
         "SSH sessions: {}",
         if user_home {
