@@ -218,10 +218,9 @@ fn releases_view() {
         reason: None,
         backups: vec![],
     };
-    app.update(Msg::Releases(Ok(vec![
-        mk("r1", "shop/web:1.3.0", "shop/web:1.4.2", ReleaseState::Succeeded, 1),
-        mk("r2", "shop/web:1.4.2", "shop/web:1.5.0", ReleaseState::FailedRolledBack, 10),
-    ])));
+    let mut r2 = mk("r2", "shop/web:1.4.2", "shop/web:1.5.0", ReleaseState::FailedRolledBack, 10);
+    r2.backups = vec!["shop-db:shop-db-20260314T091000Z.dump".into()];
+    app.update(Msg::Releases(Ok(vec![mk("r1", "shop/web:1.3.0", "shop/web:1.4.2", ReleaseState::Succeeded, 1), r2])));
     let (buf, text) = draw(&app);
     insta::assert_snapshot!("releases_view", text);
     assert_eq!(app.screen, Screen::Releases);
@@ -230,6 +229,8 @@ fn releases_view() {
     assert_eq!(fg_of(&buf, "succeeded"), Theme::default().healthy.fg.unwrap());
     // the details of the selected release are under the list
     assert!(text.contains("r2  by ops@laptop  \"ship it\""), "{text}");
+    // the pre-deploy backup it was preceded by (also marked in the backups view)
+    assert!(text.contains("backups taken before it: shop-db:shop-db-20260314T091000Z.dump"), "{text}");
     // rolling back to a failed release is refused
     app.update(Msg::Action(Action::Rollback));
     assert_eq!(app.screen, Screen::Releases);

@@ -53,6 +53,35 @@ impl RpoStatus {
     pub fn breached(&self) -> bool {
         matches!(self, RpoStatus::Breached { .. })
     }
+
+    /// `RPO 24h ok (newest 2h old)`, `RPO BREACHED: newest backup is 30h old, RPO 24h`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            RpoStatus::NotSet => "no RPO set".into(),
+            RpoStatus::Met { age_secs, rpo_secs } => {
+                format!("RPO {} ok (newest {} old)", human_age(*rpo_secs), human_age(*age_secs))
+            }
+            RpoStatus::Breached { age_secs: Some(a), rpo_secs } => {
+                format!("RPO BREACHED: newest backup is {} old, RPO {}", human_age(*a), human_age(*rpo_secs))
+            }
+            RpoStatus::Breached { age_secs: None, rpo_secs } => {
+                format!("RPO BREACHED: no backup at all, RPO {}", human_age(*rpo_secs))
+            }
+        }
+    }
+}
+
+/// `45s`, `12m`, `1h`, `29h59m`, `3d`, `3d4h`
+pub fn human_age(secs: u64) -> String {
+    let (d, h, m) = (secs / 86400, secs % 86400 / 3600, secs % 3600 / 60);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{m}m"),
+        3600..172800 if m == 0 => format!("{}h", secs / 3600),
+        3600..172800 => format!("{}h{m:02}m", secs / 3600),
+        _ if h == 0 => format!("{d}d"),
+        _ => format!("{d}d{h}h"),
+    }
 }
 
 /// A job's backups on its host.

@@ -30,7 +30,7 @@ pub mod template;
 pub mod verify;
 
 pub use crate::config::backup::{jobs_before_deploy, BackupJob, Retention};
-pub use listing::{list_job, BackupFile, JobListing, RpoStatus};
+pub use listing::{human_age, list_job, BackupFile, JobListing, RpoStatus};
 pub use prune::{plan_prune, prune, PruneItem, PrunePlan, PruneReport};
 pub use record::{BackupRecord, RecordKind};
 pub use restore::{

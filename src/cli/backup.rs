@@ -10,7 +10,7 @@
 use super::status::connect_options;
 use super::{ConnectArgs, UiArgs};
 use crate::backup::{
-    self, human_size, BackupContext, BackupError, BackupEvent, BackupFile, BackupJob, JobListing, RpoStatus,
+    self, human_age, human_size, BackupContext, BackupError, BackupEvent, BackupFile, BackupJob, JobListing, RpoStatus,
 };
 use crate::config::duration::parse_duration;
 use crate::config::hosts::resolve_hosts;
@@ -225,32 +225,6 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), String> {
     Ok(())
 }
 
-/// `45s`, `12m`, `1h`, `29h59m`, `3d`, `3d4h`
-fn age(secs: u64) -> String {
-    let (d, h, m) = (secs / 86400, secs % 86400 / 3600, secs % 3600 / 60);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{m}m"),
-        3600..172800 if m == 0 => format!("{}h", secs / 3600),
-        3600..172800 => format!("{}h{m:02}m", secs / 3600),
-        _ if h == 0 => format!("{d}d"),
-        _ => format!("{d}d{h}h"),
-    }
-}
-
-fn rpo_text(rpo: &RpoStatus) -> String {
-    match rpo {
-        RpoStatus::NotSet => "no RPO set".into(),
-        RpoStatus::Met { age_secs, rpo_secs } => format!("RPO {} ok (newest {} old)", age(*rpo_secs), age(*age_secs)),
-        RpoStatus::Breached { age_secs: Some(a), rpo_secs } => {
-            format!("RPO BREACHED: newest backup is {} old, RPO {}", age(*a), age(*rpo_secs))
-        }
-        RpoStatus::Breached { age_secs: None, rpo_secs } => {
-            format!("RPO BREACHED: no backup at all, RPO {}", age(*rpo_secs))
-        }
-    }
-}
-
 fn file_row(f: &BackupFile) -> String {
     let verified = match (f.verified, f.verified_at) {
         (Some(true), Some(at)) => format!("verified {}", at.format("%Y-%m-%d %H:%M")),
@@ -263,7 +237,7 @@ fn file_row(f: &BackupFile) -> String {
         "  {:<44} {:>10} {:>5}  {:<27} {:<12} {}{}",
         f.name,
         human_size(f.size),
-        age(f.age_secs),
+        human_age(f.age_secs),
         verified,
         sum,
         f.release.as_deref().map(|r| format!("release {r}")).unwrap_or_default(),
@@ -272,7 +246,7 @@ fn file_row(f: &BackupFile) -> String {
 }
 
 fn print_listing(l: &JobListing, files: bool) {
-    println!("{} on {}  {}  {}", l.job, l.host, l.directory, rpo_text(&l.rpo));
+    println!("{} on {}  {}  {}", l.job, l.host, l.directory, RpoStatus::describe(&l.rpo));
     if !l.directory_exists {
         println!("  (the directory does not exist yet)");
     }
@@ -403,7 +377,7 @@ async fn restore(ui: &UiArgs, a: &RestoreArgs) -> Result<i32, String> {
         "restore {} ({}, {} old) of job {} on {}:",
         plan.file.name,
         human_size(plan.file.size),
-        age(plan.file.age_secs),
+        human_age(plan.file.age_secs),
         job.name,
         job.host
     ));
@@ -472,7 +446,7 @@ async fn prune(ui: &UiArgs, a: &PruneArgs) -> Result<i32, String> {
                 "  delete {}  ({}, {} old: {})",
                 d.file.name,
                 human_size(d.file.size),
-                age(d.file.age_secs),
+                human_age(d.file.age_secs),
                 d.reason
             ));
         }

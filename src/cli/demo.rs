@@ -72,6 +72,12 @@ fn finish(ui: &UiArgs, mut sb: Sandbox, up_only: bool) -> i32 {
     if let Some(url) = sb.demo_url() {
         eprintln!("web is served through nginx at {url} (try a deploy while curling it)");
     }
+    if let Some(pg) = sb.postgres() {
+        eprintln!(
+            "PostgreSQL database shop ({} -d shop) is backed up by job shop-db: press b in the console",
+            pg.conn()
+        );
+    }
     if up_only {
         sb.keep();
         eprintln!("stop it with: fleetdeck demo --down");

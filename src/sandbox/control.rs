@@ -97,6 +97,7 @@ impl Sandbox {
             ssh_config: &self.ssh_config,
             hosts: &hosts,
             nginx_access_log: None,
+            backups: None,
         });
         std::fs::write(path, text).map_err(|e| SandboxError::io("write profile", path, e))
     }

@@ -6,6 +6,7 @@ use std::process::Child;
 use std::time::Instant;
 
 use super::error::SandboxError;
+use super::postgres::{self, Postgres};
 use super::spec::{valid_prefix, SandboxSpec};
 use super::state::{run_root_for, SandboxHost, SandboxState, STATE_FILE};
 use super::{demo, engine, images, net, nginx, procs, profile, sshd};
@@ -118,6 +119,15 @@ impl Sandbox {
         sb.start_everything()?;
         sshd::write_known_hosts(&sb.known_hosts, &sb.hosts)?;
         let name = if spec.demo_services { "demo" } else { "sandbox" };
+        // The demo's database (when PostgreSQL is installed) and its backup job on host-1.
+        let backups = match spec.demo_services && postgres::installed().is_some() {
+            true => {
+                let pg = Postgres::start(&postgres::dir_for(&sb.prefix), net::free_port())?;
+                pg.seed_demo()?;
+                Some(pg.demo_backup_job(&sb.hosts[0].name, &sb.dir.join("backups/shop-db")))
+            }
+            false => None,
+        };
         let text = profile::render(&profile::ProfileInput {
             name,
             client_key: &sb.client_key,
@@ -127,6 +137,7 @@ impl Sandbox {
             nginx_access_log: (spec.demo_services && Path::new(nginx::NGINX).exists())
                 .then(|| nginx::access_log(&sb.dir))
                 .as_deref(),
+            backups,
         });
         std::fs::write(&sb.profile_path, text).map_err(|e| SandboxError::io("write profile", &sb.profile_path, e))?;
         sb.state().write()?;
@@ -263,13 +274,18 @@ impl Sandbox {
         self.kept
     }
 
-    /// Whether any sshd or dockerd (or containerd, shim) of this sandbox is still running.
     /// The demo's web address through nginx, when it runs one.
     pub fn demo_url(&self) -> Option<String> {
         let port = std::fs::read_to_string(nginx::root(&self.dir).join("port")).ok()?;
         Some(format!("http://127.0.0.1:{}/", port.trim()))
     }
 
+    /// The sandbox's PostgreSQL cluster (the demo's database `shop`), when it has one.
+    pub fn postgres(&self) -> Option<Postgres> {
+        Postgres::find(&self.prefix)
+    }
+
+    /// Whether any sshd or dockerd (or containerd, shim) of this sandbox is still running.
     pub fn is_running(&self) -> bool {
         self.hosts.iter().any(|h| sshd::running(h) || engine::running(h))
     }
@@ -280,6 +296,9 @@ impl Sandbox {
     /// start (processes are matched by this sandbox's paths, never by name).
     pub fn down(&mut self) -> Result<(), SandboxError> {
         nginx::stop(&self.dir);
+        if let Some(pg) = Postgres::find(&self.prefix) {
+            pg.destroy()?;
+        }
         let mut children: Vec<Option<Child>> = (0..self.hosts.len()).map(|_| None).collect();
         for (i, child) in self.children.drain(..) {
             children[i] = Some(child);

@@ -22,6 +22,7 @@ mod images;
 mod lifecycle;
 mod net;
 mod nginx;
+mod postgres;
 mod prereq;
 mod procs;
 mod profile;
@@ -37,6 +38,7 @@ pub use images::{
 };
 pub use lifecycle::Sandbox;
 pub use net::http_get;
+pub use postgres::{Postgres, DEMO_DATABASE};
 pub use prereq::check_prerequisites;
 pub use spec::{random_prefix, SandboxSpec};
 pub use state::{SandboxHost, STATE_FILE};

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::state::SandboxHost;
 
 /// A TOML basic string holding `s`.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -36,6 +36,8 @@ pub(crate) struct ProfileInput<'a> {
     pub hosts: &'a [SandboxHost],
     /// The demo's nginx access log (the demo profile follows it as service `nginx`).
     pub nginx_access_log: Option<&'a Path>,
+    /// `[[backups]]` tables to append (the demo's database backup job).
+    pub backups: Option<String>,
 }
 
 /// The profile text.
@@ -72,6 +74,10 @@ pub(crate) fn render(input: &ProfileInput<'_>) -> String {
         s.push_str(&format!("[[services]]\nname = \"nginx\"\nhosts = [\"host-1\"]\nlog_files = [{}]\n", path(log)));
     }
     s.push_str("\n[[services]]\nname = \"worker\"\ncompose_project = \"demo\"\ncompose_service = \"worker\"\n");
+    if let Some(jobs) = &input.backups {
+        s.push_str("\n# PostgreSQL on the machine (database shop), reached from host-1 through its socket\n");
+        s.push_str(jobs);
+    }
     s
 }
 
@@ -90,6 +96,7 @@ mod tests {
             ssh_config: Path::new("/tmp/c"),
             hosts: &hosts,
             nginx_access_log: None,
+            backups: None,
         });
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["ssh"]["identity_file"].as_str(), Some("/tmp/x\"y/client_key"));

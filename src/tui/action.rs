@@ -16,10 +16,11 @@ pub enum Context {
     Prompt,
     Deploy,
     Releases,
+    Backups,
 }
 
 impl Context {
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 11] = [
         Context::Global,
         Context::Dashboard,
         Context::Detail,
@@ -30,6 +31,7 @@ impl Context {
         Context::Prompt,
         Context::Deploy,
         Context::Releases,
+        Context::Backups,
     ];
 
     /// The section name in keymap files.
@@ -44,6 +46,7 @@ impl Context {
             Context::Log => "log",
             Context::Deploy => "deploy",
             Context::Releases => "releases",
+            Context::Backups => "backups",
             Context::Prompt => "prompt",
         }
     }
@@ -102,6 +105,12 @@ pub enum Action {
     Rollback,
     DeployPause,
     DeployAbort,
+    OpenBackups,
+    BackupRun,
+    BackupVerify,
+    BackupRestore,
+    BackupPrune,
+    BackupRefresh,
 }
 
 /// Registry entry for an action.
@@ -140,8 +149,8 @@ pub const REGISTRY: &[ActionInfo] = &[
     entry(Action::Palette, "palette", "Command palette", &[Global], false, true),
     entry(Action::Filter, "filter", "Filter services and containers", &[Dashboard], false, true),
     entry(Action::ClearFilter, "clear_filter", "Clear the filter", &[Dashboard, Filter], false, false),
-    entry(Action::Up, "up", "Move up", &[Dashboard, Detail, Help, Palette, Log, Filter, Deploy, Releases], false, false),
-    entry(Action::Down, "down", "Move down", &[Dashboard, Detail, Help, Palette, Log, Filter, Deploy, Releases], false, false),
+    entry(Action::Up, "up", "Move up", &[Dashboard, Detail, Help, Palette, Log, Filter, Deploy, Releases, Backups], false, false),
+    entry(Action::Down, "down", "Move down", &[Dashboard, Detail, Help, Palette, Log, Filter, Deploy, Releases, Backups], false, false),
     entry(Action::PageUp, "page_up", "Page up", &[Dashboard, Detail, Help, Log], false, false),
     entry(Action::PageDown, "page_down", "Page down", &[Dashboard, Detail, Help, Log], false, false),
     entry(Action::Top, "top", "Go to the top", &[Dashboard, Detail, Help, Log], false, false),
@@ -152,9 +161,9 @@ pub const REGISTRY: &[ActionInfo] = &[
     entry(Action::ExpandAll, "expand_all", "Expand every service", &[Dashboard], false, false),
     entry(Action::CollapseAll, "collapse_all", "Collapse every service", &[Dashboard], false, false),
     entry(Action::Open, "open", "Open the container's details", &[Dashboard], false, true),
-    entry(Action::Back, "back", "Back", &[Detail, Help, Palette, Log, Deploy, Releases], false, true),
-    entry(Action::SortNext, "sort", "Change the sort order", &[Dashboard], false, true),
-    entry(Action::FocusNext, "focus_next", "Switch between hosts and services", &[Dashboard], false, false),
+    entry(Action::Back, "back", "Back", &[Detail, Help, Palette, Log, Deploy, Releases, Backups], false, true),
+    entry(Action::SortNext, "sort", "Change the sort order", &[Dashboard], false, false),
+    entry(Action::FocusNext, "focus_next", "Switch the focused list (hosts, services; jobs, files)", &[Dashboard, Backups], false, false),
     entry(Action::ToggleLog, "toggle_log", "Show or hide fleetdeck's own log", &[Global], false, true),
     entry(Action::RetryHost, "retry_host", "Reconnect the selected host now", &[Dashboard], false, false),
     entry(Action::Confirm, "confirm", "Confirm", &[Prompt, Palette, Filter, Deploy], false, true),
@@ -164,6 +173,12 @@ pub const REGISTRY: &[ActionInfo] = &[
     entry(Action::Rollback, "rollback", "Roll back to the selected release (preview first)", &[Releases], true, true),
     entry(Action::DeployPause, "deploy_pause", "Pause or resume the deploy between batches", &[Deploy], false, true),
     entry(Action::DeployAbort, "deploy_abort", "Abort the deploy: moved replicas go back", &[Deploy], false, true),
+    entry(Action::OpenBackups, "backups", "Backups: every job's files, age against the RPO", &[Dashboard], false, true),
+    entry(Action::BackupRun, "backup_run", "Take a backup of the selected job now", &[Backups], true, true),
+    entry(Action::BackupVerify, "backup_verify", "Verify the selected backup file", &[Backups], false, true),
+    entry(Action::BackupRestore, "backup_restore", "Restore the selected backup file (plan first)", &[Backups], true, true),
+    entry(Action::BackupPrune, "backup_prune", "Delete backups past retention (preview first)", &[Backups], true, true),
+    entry(Action::BackupRefresh, "backup_refresh", "List the backup files again", &[Backups], false, false),
     entry(Action::OpenLogs, "open_logs", "Logs of the selected service, container or host", &[Dashboard, Detail], false, true),
     entry(Action::LogPause, "log_pause", "Pause or follow (paused keeps receiving)", &[Log], false, true),
     entry(Action::LogInclude, "log_include", "Show only lines matching a regex", &[Log], false, true),

@@ -8,10 +8,9 @@ use super::rows::{visible_rows, Row, SortKey};
 use super::text::TextInput;
 use crate::config::Service;
 use crate::fleet::health::{summarize, ServiceSummary};
-use crate::fleet::model::{FleetEvent, FleetState};
+use crate::fleet::model::FleetState;
 use crate::ssh::Prompt;
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyEvent;
 use std::collections::{HashSet, VecDeque};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +28,23 @@ pub enum Screen {
     Deploy,
     /// A service's release history (state in `App::releases`).
     Releases,
+    /// The profile's backup jobs (state in `App::backups`).
+    Backups,
+}
+
+impl Screen {
+    /// The context of the screen itself (without overlays or text entry).
+    pub fn context(&self) -> Context {
+        match self {
+            Screen::Dashboard => Context::Dashboard,
+            Screen::Detail { .. } => Context::Detail,
+            Screen::Help => Context::Help,
+            Screen::Logs => Context::Log,
+            Screen::Deploy => Context::Deploy,
+            Screen::Releases => Context::Releases,
+            Screen::Backups => Context::Backups,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,50 +66,7 @@ pub struct PaletteState {
     pub selected: usize,
 }
 
-pub enum Msg {
-    Key(KeyEvent),
-    Action(Action),
-    Fleet(FleetEvent),
-    Prompt(Prompt),
-    Tick(DateTime<Utc>),
-    /// The terminal's size (sent once at start and on every resize).
-    Resize(u16, u16),
-    /// New log entries, and the sources' current states when they changed.
-    Logs {
-        entries: Vec<crate::logs::line::Entry>,
-        sources: Option<Vec<crate::logs::source::SourceInfo>>,
-        dropped: u64,
-    },
-    /// A message for the log view's status line (e.g. the result of an export).
-    LogNotice(String),
-    /// Images present on the hosts of the service being deployed.
-    DeployImages(Vec<String>),
-    /// Progress of the running deploy.
-    Deploy(crate::deploy::runner::DeployEvent),
-    /// The deploy did not start (lock held, image missing, ...): nothing changed.
-    DeployRefused(String),
-    /// A service's merged release journal.
-    Releases(Result<Vec<crate::deploy::journal::Release>, String>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    RetryHost(usize),
-    /// Start following these targets (replacing any log session).
-    OpenLogs(Vec<crate::logs::source::Selector>),
-    /// Stop the log session.
-    CloseLogs,
-    /// Write the visible log lines to this file.
-    ExportLogs(String),
-    /// Find the images present on the hosts of this service.
-    ListImages(String),
-    /// Read this service's release journal from its hosts.
-    LoadReleases(String),
-    /// Run the plan of the wizard (named by its release id).
-    StartDeploy(String),
-    /// Pause, resume or abort the running deploy.
-    DeployControl(crate::deploy::runner::Control),
-}
+pub use super::msg::{Effect, Msg};
 
 pub struct App {
     pub profile_name: String,
@@ -130,6 +103,7 @@ pub struct App {
     pub profile: crate::config::Profile,
     pub wizard: Option<super::wizard::Wizard>,
     pub releases: Option<super::wizard::ReleasesView>,
+    pub backups: Option<super::backups::BackupsView>,
 }
 
 impl App {
@@ -164,6 +138,7 @@ impl App {
             profile: profile.clone(),
             wizard: None,
             releases: None,
+            backups: None,
         };
         app.recompute();
         app
@@ -188,6 +163,11 @@ impl App {
                 }
                 Screen::Deploy => Context::Deploy,
                 Screen::Releases => Context::Releases,
+                Screen::Backups if self.backups.as_ref().is_some_and(|b| b.typing(self.profile.protected)) => {
+                    Context::Filter
+                }
+                Screen::Backups if self.backups.as_ref().is_some_and(|b| b.confirm.is_some()) => Context::Prompt,
+                Screen::Backups => Context::Backups,
             }
         }
     }
@@ -207,6 +187,13 @@ impl App {
             return Some(input);
         }
         let protected = self.profile.protected;
+        if self.screen == Screen::Backups {
+            if let Some(super::backups::Confirm::Restore { typed, .. }) =
+                self.backups.as_mut().filter(|b| b.typing(protected)).and_then(|b| b.confirm.as_mut())
+            {
+                return Some(typed);
+            }
+        }
         if self.screen == Screen::Deploy {
             if let Some(w) = self.wizard.as_mut().filter(|w| w.typing(protected)) {
                 return w.text_mut();
@@ -283,6 +270,11 @@ impl App {
                     self.dirty = true;
                 }
                 self.now = now;
+                // backup ages and the RPO move with the clock: list the jobs again each minute
+                let idle = self.backups.as_ref().is_some_and(|b| !b.running() && b.confirm.is_none());
+                if minute && idle && self.screen == Screen::Backups {
+                    return vec![Effect::LoadBackups(None)];
+                }
                 vec![]
             }
             Msg::Resize(w, h) => {
@@ -321,6 +313,20 @@ impl App {
                 }
                 self.dirty = true;
                 vec![]
+            }
+            Msg::BackupListing { job, result } => {
+                self.on_backup_listing(job, result.map(|l| *l));
+                self.dirty = true;
+                vec![]
+            }
+            Msg::Backup(ev) => {
+                self.on_backup_event(ev);
+                self.dirty = true;
+                vec![]
+            }
+            Msg::BackupDone { ok, summary } => {
+                self.dirty = true;
+                self.on_backup_done(ok, summary)
             }
             Msg::LogNotice(text) => {
                 if let Some(pane) = self.logs.as_mut() {
@@ -377,6 +383,10 @@ impl App {
             return vec![];
         }
         match self.context() {
+            Context::Prompt | Context::Filter if self.screen == Screen::Backups && self.prompts.is_empty() => {
+                return self.act_backups(a)
+            }
+            Context::Backups => return self.act_backups(a),
             Context::Prompt => return self.act_prompt(a),
             Context::Palette => return self.act_palette(a),
             Context::Filter if self.screen == Screen::Logs => return self.act_log_edit(a),
@@ -465,6 +475,7 @@ impl App {
             Action::OpenLogs => return self.open_logs(&rows),
             Action::OpenDeploy => return self.open_deploy(&rows),
             Action::OpenReleases => return self.open_releases(&rows),
+            Action::OpenBackups => return self.open_backups(),
             Action::RetryHost => {
                 if self.focus == Focus::Hosts {
                     self.flash = Some(format!("reconnecting {}", self.fleet.hosts[self.host_selected].name));
@@ -552,14 +563,7 @@ impl App {
 
     /// Actions offered by the palette in the current screen, best match first.
     pub fn palette_items(&self) -> Vec<&'static action::ActionInfo> {
-        let ctx = match self.screen {
-            Screen::Dashboard => Context::Dashboard,
-            Screen::Detail { .. } => Context::Detail,
-            Screen::Help => Context::Help,
-            Screen::Logs => Context::Log,
-            Screen::Deploy => Context::Deploy,
-            Screen::Releases => Context::Releases,
-        };
+        let ctx = self.screen.context();
         let candidates: Vec<&'static action::ActionInfo> = action::REGISTRY
             .iter()
             .filter(|i| i.contexts.iter().any(|c| *c == ctx || *c == Context::Global))

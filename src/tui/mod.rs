@@ -4,11 +4,14 @@
 pub mod action;
 pub mod app;
 mod app_logs;
+pub mod backups;
 pub mod fuzzy;
 pub mod keymap;
 pub mod logpane;
+pub mod msg;
 pub mod rows;
 pub mod run;
+mod run_backups;
 pub mod text;
 pub mod theme;
 pub mod view;

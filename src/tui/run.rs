@@ -162,6 +162,11 @@ async fn event_loop(
     // Results of background work (image lists, journals, deploy progress) come back here.
     let (bg_tx, mut bg_rx) = mpsc::channel::<Msg>(256);
     let mut deploy_control: Option<tokio::sync::watch::Sender<Control>> = None;
+    let backup_links: super::run_backups::Links = host_info
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.clone(), fleet.link(i).cloned().unwrap_or_default()))
+        .collect();
     let mut app = App::new(&profile, read_only, state, keymap);
     app.log_budget = log_budget.max(1000);
 
@@ -231,6 +236,9 @@ async fn event_loop(
             _ = hup_signal.recv() => break,
         };
         for effect in effects {
+            if super::run_backups::start(&effect, &profile, &backup_links, &bg_tx) {
+                continue;
+            }
             match effect {
                 Effect::RetryHost(h) => fleet.retry(h),
                 Effect::OpenLogs(selectors) => {
@@ -305,6 +313,12 @@ async fn event_loop(
                     };
                     app.update(Msg::LogNotice(notice));
                 }
+                // started above
+                Effect::LoadBackups(_)
+                | Effect::BackupRun(_)
+                | Effect::BackupVerify(..)
+                | Effect::BackupRestore(_)
+                | Effect::BackupPrune(_) => {}
             }
         }
     }

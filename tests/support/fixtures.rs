@@ -76,6 +76,27 @@ status_field = "status"
 [[services]]
 name = "worker"
 compose_service = "worker"
+
+[[backups]]
+name = "shop-db"
+host = "host-3"
+directory = "/var/backups/shop-db"
+file_name = "{{job}}-{{timestamp}}.dump"
+backup = "docker exec shop-postgres-1 pg_dump -U shop -Fc shop > {{file}}"
+verify = "pg_restore --list {{file}} > /dev/null"
+restore = "docker exec -i shop-postgres-1 pg_restore -U shop --clean --if-exists --single-transaction -d shop < {{file}}"
+rpo = "24h"
+keep_count = 3
+
+[[backups]]
+name = "uploads"
+host = "host-1"
+directory = "/var/backups/uploads"
+file_name = "uploads-{{timestamp}}.tar.gz"
+backup = "tar -C /srv/shop -czf {{file}} uploads"
+verify = "gzip -t {{file}}"
+restore = "tar -C /srv/shop -xzf {{file}}"
+rpo = "6h"
 "#
     )
 }

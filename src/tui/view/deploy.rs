@@ -225,6 +225,9 @@ pub fn render_releases(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) 
         if let Some(reason) = &r.reason {
             lines.push(Line::styled(reason.clone(), theme.error));
         }
+        if !r.backups.is_empty() {
+            lines.push(Line::styled(format!("  backups taken before it: {}", r.backups.join(", ")), theme.muted));
+        }
         for o in &r.replicas {
             lines.push(Line::styled(format!("  {}/{}: {}", o.host, o.container, o.outcome), theme.muted));
         }

@@ -1,6 +1,7 @@
 //! Views: pure functions from state to a frame. No I/O, no locks, no time lookups (the
 //! clock is `App::now`).
 
+pub mod backups;
 pub mod columns;
 pub mod dashboard;
 pub mod deploy;
@@ -57,7 +58,7 @@ pub fn scroll_limit(app: &App, width: u16, height: u16) -> u16 {
     match &app.screen {
         Screen::Detail { host, container } => max_scroll(&detail::lines(app, theme, *host, container), inner),
         Screen::Help => max_scroll(&help::lines(app, theme), inner),
-        Screen::Dashboard | Screen::Logs | Screen::Deploy | Screen::Releases => 0,
+        Screen::Dashboard | Screen::Logs | Screen::Deploy | Screen::Releases | Screen::Backups => 0,
     }
 }
 
@@ -89,6 +90,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::Logs => logs::render(frame, body, app, theme),
         Screen::Deploy => deploy::render_wizard(frame, body, app, theme),
         Screen::Releases => deploy::render_releases(frame, body, app, theme),
+        Screen::Backups => backups::render(frame, body, app, theme),
     }
     if app.show_log {
         let widget = tui_logger::TuiLoggerWidget::default()
@@ -191,6 +193,12 @@ fn short_desc(a: Action) -> &'static str {
         Action::LogSearch => "search",
         Action::LogLevel => "level",
         Action::LogExport => "export",
+        Action::OpenBackups => "backups",
+        Action::BackupRun => "run backup",
+        Action::BackupVerify => "verify",
+        Action::BackupRestore => "restore",
+        Action::BackupPrune => "prune",
+        Action::FocusNext => "jobs/files",
         other => action::info(other).name,
     }
 }

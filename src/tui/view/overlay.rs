@@ -36,14 +36,7 @@ pub fn render_palette(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ])),
         input,
     );
-    let ctx = match app.screen {
-        crate::tui::app::Screen::Dashboard => Context::Dashboard,
-        crate::tui::app::Screen::Detail { .. } => Context::Detail,
-        crate::tui::app::Screen::Help => Context::Help,
-        crate::tui::app::Screen::Logs => Context::Log,
-        crate::tui::app::Screen::Deploy => Context::Deploy,
-        crate::tui::app::Screen::Releases => Context::Releases,
-    };
+    let ctx = app.screen.context();
     let rows: Vec<ListItem> = items
         .iter()
         .map(|i| {
