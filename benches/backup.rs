@@ -15,7 +15,7 @@
 use fleetdeck::backup::{self, BackupContext, BackupEvent, BackupJob, RestoreOptions};
 use fleetdeck::config::hosts::resolve_hosts;
 use fleetdeck::config::Profile;
-use fleetdeck::sandbox::{Sandbox, SandboxSpec};
+use fleetdeck::sandbox::{Sandbox, SandboxSpec, ThrowawayPostgres};
 use fleetdeck::ssh::ConnectOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,76 +60,23 @@ fn ms(d: Duration) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// A throwaway PostgreSQL cluster (socket only, trust auth), stopped and removed on drop.
-struct Pg {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    started: bool,
-}
+struct Pg(ThrowawayPostgres);
 
 impl Pg {
     fn start() -> Result<Pg, String> {
-        let mut bins: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .map_err(|e| format!("PostgreSQL is not installed: {e}"))?
-            .flatten()
-            .map(|e| e.path().join("bin"))
-            .filter(|b| b.join("initdb").is_file())
-            .collect();
-        bins.sort();
-        let bin = bins.pop().ok_or("no /usr/lib/postgresql/*/bin/initdb")?;
-        let dir = tempfile::Builder::new().prefix("fdbench-pg").tempdir_in("/tmp").map_err(|e| e.to_string())?;
-        run(Command::new("chown").arg("postgres:postgres").arg(dir.path()))?;
-        let mut pg = Pg { dir, bin, port: Sandbox::free_port(), started: false };
-        let data = pg.data();
-        pg.as_postgres("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])?;
-        let opts = format!(
-            "-k {} -p {} -c listen_addresses='' -c fsync=off -c max_wal_size=4GB -c shared_buffers=256MB",
-            pg.sock(),
-            pg.port
-        );
-        let log = format!("{}/log", pg.sock());
-        pg.started = true;
-        pg.as_postgres("pg_ctl", &["-D", &data, "-l", &log, "-o", &opts, "-w", "-t", "60", "start"])?;
-        Ok(pg)
-    }
-
-    fn sock(&self) -> String {
-        self.dir.path().display().to_string()
-    }
-
-    fn data(&self) -> String {
-        format!("{}/data", self.sock())
+        ThrowawayPostgres::start("-c max_wal_size=4GB -c shared_buffers=256MB").map(Pg).map_err(|e| e.to_string())
     }
 
     fn tool(&self, name: &str) -> String {
-        self.bin.join(name).display().to_string()
+        self.0.tool(name)
     }
 
     fn conn(&self) -> String {
-        format!("-h {} -p {} -U postgres", self.sock(), self.port)
-    }
-
-    fn as_postgres(&self, tool: &str, args: &[&str]) -> Result<String, String> {
-        run(Command::new("runuser").args(["-u", "postgres", "--"]).arg(self.tool(tool)).args(args))
+        self.0.conn()
     }
 
     fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
-        let port = self.port.to_string();
-        let sock = self.sock();
-        let args = ["-h", &sock, "-p", &port, "-U", "postgres", "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql];
-        run(Command::new(self.tool("psql")).args(args)).map(|s| s.trim().to_string())
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        if self.started {
-            let _ = Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(self.tool("pg_ctl"))
-                .args(["-D", &self.data(), "-m", "immediate", "-w", "stop"])
-                .output();
-        }
+        self.0.psql(db, sql).map_err(|e| e.to_string())
     }
 }
 

@@ -8,101 +8,38 @@ mod common;
 use fleetdeck::backup::{self, BackupContext, BackupEvent, BackupJob, RestoreOptions, RestoreOutcome, RpoStatus};
 use fleetdeck::config::hosts::resolve_hosts;
 use fleetdeck::config::Profile;
-use fleetdeck::sandbox::{Sandbox, SandboxSpec};
+use fleetdeck::sandbox::{Sandbox, SandboxSpec, ThrowawayPostgres};
 use fleetdeck::ssh::{ConnectOptions, SshSession};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 // ---------------------------------------------------------------------------------------------
-// A throwaway PostgreSQL cluster: initdb into a temp dir owned by `postgres`, socket in that
-// dir, no TCP, trust auth. Stopped (immediately) and removed on drop.
+// A throwaway PostgreSQL cluster of this machine's package (socket only, trust auth),
+// stopped and removed on drop.
 
-struct Pg {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    started: bool,
-}
-
-fn pg_bin() -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is installed (package postgresql)")
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|b| b.join("initdb").is_file())
-        .collect();
-    dirs.sort();
-    dirs.pop().expect("/usr/lib/postgresql/*/bin/initdb")
-}
+struct Pg(ThrowawayPostgres);
 
 impl Pg {
     fn start() -> Pg {
-        let dir = tempfile::Builder::new().prefix("fdpg").tempdir_in("/tmp").unwrap();
-        let ok = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().unwrap();
-        assert!(ok.success(), "chown the cluster dir to postgres");
-        let mut pg = Pg { dir, bin: pg_bin(), port: Sandbox::free_port(), started: false };
-        let data = pg.data();
-        pg.as_postgres("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
-        let opts = format!("-k {} -p {} -c listen_addresses='' -c fsync=off", pg.sock(), pg.port);
-        let log = format!("{}/log", pg.sock());
-        pg.started = true;
-        pg.as_postgres("pg_ctl", &["-D", &data, "-l", &log, "-o", &opts, "-w", "-t", "60", "start"]);
-        pg
-    }
-
-    fn data(&self) -> String {
-        format!("{}/data", self.sock())
-    }
-
-    /// The socket directory (the cluster's temp dir).
-    fn sock(&self) -> String {
-        self.dir.path().display().to_string()
+        Pg(ThrowawayPostgres::start("").unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn tool(&self, name: &str) -> String {
-        self.bin.join(name).display().to_string()
+        self.0.tool(name)
     }
 
-    fn as_postgres(&self, tool: &str, args: &[&str]) -> Output {
-        let out =
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(self.tool(tool)).args(args).output().unwrap();
-        assert!(out.status.success(), "{tool} {args:?}: {}{}", text(&out.stdout), text(&out.stderr));
-        out
-    }
-
-    /// Connection options of the client tools: the socket, the port, user postgres.
     fn conn(&self) -> String {
-        format!("-h {} -p {} -U postgres", self.sock(), self.port)
+        self.0.conn()
     }
 
     fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(self.tool("psql"))
-            .args(["-h", &self.sock(), "-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-XAtq", "-v"])
-            .arg("ON_ERROR_STOP=1")
-            .arg("-c")
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
-        text(&out.stdout).trim().to_string()
+        self.0.psql(db, sql).unwrap_or_else(|e| panic!("psql {sql}: {e}"))
     }
 
     fn rows(&self) -> String {
         self.psql("shop", "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM items")
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        if self.started {
-            let _ = Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(self.tool("pg_ctl"))
-                .args(["-D", &self.data(), "-m", "immediate", "-w", "stop"])
-                .output();
-        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
+#[path = "support/screen.rs"]
+mod screen;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -14,45 +16,14 @@ use fleetdeck::fleet::model::{ProbeResult, ProbeVerdict};
 use fleetdeck::tui::action::Action;
 use fleetdeck::tui::app::{App, Effect, Msg, Screen};
 use fleetdeck::tui::theme::Theme;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use ratatui::Terminal;
+use screen::{bg_of, draw_sized, fg_of};
 
 fn draw(app: &App) -> (Buffer, String) {
-    let theme = Theme::default();
-    let mut t = Terminal::new(TestBackend::new(120, 34)).unwrap();
-    t.draw(|f| fleetdeck::tui::view::render(f, f.area(), app, &theme)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let text = (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let (buf, text) = draw_sized(app, 120, 34);
     // release ids carry random bits: redact them
     let re = regex::Regex::new(r"r\d{8}T\d{9}Z-[0-9a-f]{4}").unwrap();
     (buf, re.replace_all(&text, "r<id>").into_owned())
-}
-
-/// The foreground colour of the first cell of `needle` on screen.
-fn fg_of(buf: &Buffer, needle: &str) -> ratatui::style::Color {
-    for y in 0..buf.area.height {
-        let row: Vec<String> = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
-        let line: String = row.concat();
-        if let Some(byte) = line.find(needle) {
-            let col = line[..byte].chars().count() as u16;
-            return buf[(col, y)].fg;
-        }
-    }
-    panic!("{needle:?} not on screen");
-}
-
-fn bg_of(buf: &Buffer, needle: &str) -> ratatui::style::Color {
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
-        if let Some(byte) = line.find(needle) {
-            return buf[(line[..byte].chars().count() as u16, y)].bg;
-        }
-    }
-    panic!("{needle:?} not on screen");
 }
 
 fn keys(app: &mut App, text: &str) {

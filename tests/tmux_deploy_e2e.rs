@@ -2,45 +2,13 @@
 //! finish, then roll back from the releases view. Real sandbox, real binary, tmux.
 
 mod common;
+#[path = "support/tmux.rs"]
+mod tmux;
 
 use common::*;
 use fleetdeck::sandbox::Sandbox;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-struct Tmux(String);
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.0]);
-        c
-    }
-    fn send(&self, keys: &[&str]) {
-        assert!(self.cmd().args(["send-keys", "-t", "fd"]).args(keys).status().unwrap().success());
-    }
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap().stdout)
-            .into_owned()
-    }
-    fn wait_for(&self, what: &str, secs: u64, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}:\n{s}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
+use std::time::Duration;
+use tmux::Tmux;
 
 fn image_of(sb: &Sandbox, h: usize, name: &str) -> String {
     let out = sb.docker(h).args(["inspect", "-f", "{{.Config.Image}}", name]).output().unwrap();
@@ -63,7 +31,6 @@ fn deploy_v2_from_the_wizard_then_roll_back_from_the_releases_view() {
         format!("{base}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\n\n[services.deploy]\nmonitor = \"1s\"\nstop_timeout = \"2s\"\n"),
     )
     .unwrap();
-    let tmux = Tmux(format!("{}-deploy", sb.prefix));
     let audit = profile.with_file_name("audit.jsonl");
     let cmd = format!(
         "FLEETDECK_AUDIT_LOG={} {} --profile {}; echo EXITED:$?; sleep 60",
@@ -71,13 +38,7 @@ fn deploy_v2_from_the_wizard_then_roll_back_from_the_releases_view() {
         bin().display(),
         profile.display()
     );
-    assert!(tmux
-        .cmd()
-        .args(["new-session", "-d", "-s", "fd", "-x", "170", "-y", "45"])
-        .arg(&cmd)
-        .status()
-        .unwrap()
-        .success());
+    let tmux = Tmux::start(&format!("{}-deploy", sb.prefix), 170, 45, &cmd);
     tmux.wait_for("dashboard", 60, |s| {
         s.contains("Hosts (2)") && s.contains("2/2") && s.matches("connected").count() >= 2
     });

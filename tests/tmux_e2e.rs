@@ -3,54 +3,13 @@
 //! restored.
 
 mod common;
+#[path = "support/tmux.rs"]
+mod tmux;
 
 use common::*;
 use fleetdeck::sandbox::Sandbox;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-    fn send(&self, keys: &[&str]) {
-        let st = self.cmd().args(["send-keys", "-t", "fd"]).args(keys).status().unwrap();
-        assert!(st.success());
-    }
-    fn capture(&self) -> String {
-        let out = self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn display(&self, fmt: &str) -> String {
-        let out = self.cmd().args(["display-message", "-p", "-t", "fd", fmt]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.capture();
-            if cond(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
+use std::time::Duration;
+use tmux::Tmux;
 
 #[test]
 fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
@@ -61,18 +20,15 @@ fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
     sb.wait_healthy(0, &w1, Duration::from_secs(30)).unwrap();
     sb.wait_healthy(1, &w2, Duration::from_secs(30)).unwrap();
 
-    let tmux = Tmux { socket: format!("{}-tmux", sb.prefix) };
     let command = format!(
         "env -u NO_COLOR {} --profile {}; echo EXITED:$?; sleep 60",
         bin().display(),
         sb.profile_path.display()
     );
-    let st =
-        tmux.cmd().args(["new-session", "-d", "-s", "fd", "-x", "180", "-y", "40"]).arg(&command).status().unwrap();
-    assert!(st.success());
+    let tmux = Tmux::start(&format!("{}-tmux", sb.prefix), 180, 40, &command);
 
     // The dashboard: both hosts connected, services with replica counts and health.
-    let screen = tmux.wait_for("dashboard with probes", |s| {
+    let screen = tmux.wait_for("dashboard with probes", 60, |s| {
         s.contains("Hosts (2)") && s.matches("connected").count() >= 2 && s.contains("degraded") && s.contains("1/1")
     });
     assert!(screen.contains("web"), "{screen}");
@@ -82,29 +38,29 @@ fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
     // Filter by the container name: only the web service remains, expanded to the match.
     tmux.send(&["/"]);
     tmux.send(&["-l", "web-1"]);
-    let screen = tmux.wait_for("filtered view", |s| s.contains("filter: web-1") && s.contains(&name1[..12]));
+    let screen = tmux.wait_for("filtered view", 60, |s| s.contains("filter: web-1") && s.contains(&name1[..12]));
     assert!(!screen.contains("api "), "api is filtered out:\n{screen}");
     tmux.send(&["Enter"]);
 
     // Drill into the container: details, probe body, verdict.
     tmux.send(&["Down", "Enter"]);
-    let screen = tmux.wait_for("container detail", |s| s.contains("verdict") && s.contains(&w1));
+    let screen = tmux.wait_for("container detail", 60, |s| s.contains("verdict") && s.contains(&w1));
     assert!(screen.contains("fleetdeck-demo/web:v1"), "{screen}");
     assert!(screen.contains("probe health"), "{screen}");
 
     // Help lists the bindings from the keymap.
     // (a person pauses after Esc; ESC followed at once by "?" reads as alt-?)
     tmux.send(&["Escape"]);
-    tmux.wait_for("dashboard", |s| s.contains("Hosts (2)"));
+    tmux.wait_for("dashboard", 60, |s| s.contains("Hosts (2)"));
     tmux.send(&["?"]);
-    let screen = tmux.wait_for("help", |s| s.contains("Help: keys"));
+    let screen = tmux.wait_for("help", 60, |s| s.contains("Help: keys"));
     assert!(screen.contains("quit") && screen.contains("filter"), "{screen}");
     tmux.send(&["Escape"]);
-    tmux.wait_for("dashboard again", |s| s.contains("Hosts (2)"));
+    tmux.wait_for("dashboard again", 60, |s| s.contains("Hosts (2)"));
 
     // Quit: the process exits 0 and the terminal is restored (main screen, cursor shown).
     tmux.send(&["q"]);
-    let screen = tmux.wait_for("exit", |s| s.contains("EXITED:"));
+    let screen = tmux.wait_for("exit", 60, |s| s.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
     assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
     assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor visible again");
@@ -121,21 +77,18 @@ fn unknown_host_key_is_asked_about_with_its_fingerprint() {
         &format!("known_hosts = \"{}\"", sb.known_hosts.display()),
         &format!("known_hosts = \"{}\"", empty.display()),
     );
-    let tmux = Tmux { socket: format!("{}-tmux", sb.prefix) };
     let command = format!("{} --profile {}; echo EXITED:$?; sleep 60", bin().display(), profile.display());
-    let st =
-        tmux.cmd().args(["new-session", "-d", "-s", "fd", "-x", "160", "-y", "40"]).arg(&command).status().unwrap();
-    assert!(st.success());
+    let tmux = Tmux::start(&format!("{}-tmux", sb.prefix), 160, 40, &command);
 
-    let screen = tmux.wait_for("host key prompt", |s| s.contains("Unknown host key"));
+    let screen = tmux.wait_for("host key prompt", 60, |s| s.contains("Unknown host key"));
     assert!(screen.contains("SHA256:"), "fingerprint shown:\n{screen}");
     assert!(screen.contains(&format!("[127.0.0.1]:{}", sb.hosts[0].ssh_port)), "{screen}");
     tmux.send(&["y"]);
-    tmux.wait_for("connected after accepting", |s| s.contains("connected") && !s.contains("Unknown host key"));
+    tmux.wait_for("connected after accepting", 60, |s| s.contains("connected") && !s.contains("Unknown host key"));
     let recorded = std::fs::read_to_string(&empty).unwrap();
     assert_eq!(recorded.lines().count(), 1, "key recorded: {recorded}");
     assert!(recorded.starts_with("|1|"), "hashed: {recorded}");
     tmux.send(&["q"]);
-    let screen = tmux.wait_for("exit", |s| s.contains("EXITED:"));
+    let screen = tmux.wait_for("exit", 60, |s| s.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
 }

@@ -5,76 +5,17 @@
 //! view, quit, and check the terminal is restored.
 
 mod common;
+#[path = "support/tmux.rs"]
+mod tmux;
 
 use common::*;
 use fleetdeck::sandbox::Sandbox;
 use regex::Regex;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tmux::Tmux;
 
 /// What the include filter is set to: a fifth of the tick lines (n ending in 0 or 5).
 const FILTER: &str = "n=[0-9]*[05]$";
-
-/// A tmux server of its own (killed on drop) with one session "fd".
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let st = self.cmd().args(["send-keys", "-t", "fd"]).args(keys).status().unwrap();
-        assert!(st.success(), "tmux send-keys {keys:?}");
-    }
-
-    /// Types `text` literally (no key names).
-    fn type_text(&self, text: &str) {
-        self.send(&["-l", text]);
-    }
-
-    fn capture(&self) -> String {
-        let out = self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn display(&self, fmt: &str) -> String {
-        let out = self.cmd().args(["display-message", "-p", "-t", "fd", fmt]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Polls the screen until `cond` holds (up to 60 s: the test machine is slow and busy).
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.capture();
-            if cond(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    /// Kills the server and removes its socket file (tmux leaves it behind).
-    fn drop(&mut self) {
-        let socket = self.cmd().args(["display-message", "-p", "#{socket_path}"]).output().ok();
-        let _ = self.cmd().arg("kill-server").status();
-        if let Some(path) = socket.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) {
-            if path.ends_with(&self.socket) {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-    }
-}
 
 /// The log lines on screen: rows of the log view that show a line of the demo app (its
 /// text has `msg=`), without the borders.
@@ -121,18 +62,15 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
         sb.wait_healthy(host, id, Duration::from_secs(60)).unwrap();
     }
 
-    let tmux = Tmux { socket: format!("{}-logs-tmux", sb.prefix) };
     let command = format!(
         "env -u NO_COLOR {} --profile {}; echo EXITED:$?; sleep 60",
         bin().display(),
         sb.profile_path.display()
     );
-    let st =
-        tmux.cmd().args(["new-session", "-d", "-s", "fd", "-x", "180", "-y", "40"]).arg(&command).status().unwrap();
-    assert!(st.success());
+    let tmux = Tmux::start(&format!("{}-logs-tmux", sb.prefix), 180, 40, &command);
 
     // The dashboard: both hosts connected, the web service (first row) with both replicas.
-    let screen = tmux.wait_for("dashboard with both web replicas", |s| {
+    let screen = tmux.wait_for("dashboard with both web replicas", 60, |s| {
         s.contains("Hosts (2)")
             && s.matches("connected").count() >= 2
             && s.lines().any(|l| l.contains("▸ web") && l.contains("2/2"))
@@ -141,7 +79,7 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
 
     // l: the merged logs of the service, lines of both replicas.
     tmux.send(&["l"]);
-    let screen = tmux.wait_for("the log view with lines from both hosts", |s| {
+    let screen = tmux.wait_for("the log view with lines from both hosts", 60, |s| {
         let rows = log_rows(s);
         s.contains("Logs · service web")
             && rows.iter().any(|r| r.contains("host-1/") && r.contains(r#"msg="tick""#))
@@ -154,12 +92,12 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
     // / + regex + Enter: only the matching lines, and the status says so.
     let re = Regex::new(FILTER).unwrap();
     tmux.send(&["/"]);
-    tmux.wait_for("the include field", |s| s.contains("show only /regex/:"));
+    tmux.wait_for("the include field", 60, |s| s.contains("show only /regex/:"));
     tmux.type_text(FILTER);
-    tmux.wait_for("the typed regex", |s| s.contains(&format!("show only /regex/: {FILTER}")));
+    tmux.wait_for("the typed regex", 60, |s| s.contains(&format!("show only /regex/: {FILTER}")));
     tmux.send(&["Enter"]);
     let shown = format!("show /{FILTER}/");
-    let screen = tmux.wait_for("filtered lines of both hosts", |s| {
+    let screen = tmux.wait_for("filtered lines of both hosts", 60, |s| {
         let rows = log_rows(s);
         s.contains(&shown)
             && rows.iter().any(|r| r.contains("host-1/"))
@@ -171,17 +109,17 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
     // and it stays that way as new lines come in
     for _ in 0..3 {
         std::thread::sleep(Duration::from_secs(1));
-        assert_all_match(&tmux.capture(), &re);
+        assert_all_match(&tmux.screen(), &re);
     }
 
     // space: paused; new matching lines are counted, the window stays.
     tmux.send(&["Space"]);
-    let paused = tmux.wait_for("paused", |s| s.contains(" PAUSED "));
+    let paused = tmux.wait_for("paused", 60, |s| s.contains(" PAUSED "));
     let before = log_rows(&paused);
     std::thread::sleep(Duration::from_secs(3));
     // New matching lines either show below the paused rows (the filtered view is shorter than
     // the window) or, once below the window, are counted as "N new lines".
-    let screen = tmux.wait_for("new lines while paused", |s| {
+    let screen = tmux.wait_for("new lines while paused", 60, |s| {
         status_line(s).contains(" new lines") || log_rows(s).len() > before.len()
     });
     let status = status_line(&screen);
@@ -198,17 +136,17 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
 
     // e: export. The field proposes a file name; ctrl-u clears it, then type a path.
     tmux.send(&["e"]);
-    let screen = tmux.wait_for("the export field", |s| s.contains("export visible lines to file: fleetdeck-logs-"));
+    let screen = tmux.wait_for("the export field", 60, |s| s.contains("export visible lines to file: fleetdeck-logs-"));
     assert!(status_line(&screen).contains(".log▏"), "{screen}");
     tmux.send(&["C-u"]);
-    tmux.wait_for("the field cleared", |s| status_line(s).starts_with("export visible lines to file: ▏"));
+    tmux.wait_for("the field cleared", 60, |s| status_line(s).starts_with("export visible lines to file: ▏"));
     let path = tmp.path().join("web-logs.txt");
     let path_text = path.display().to_string();
     tmux.type_text(&path_text);
-    tmux.wait_for("the typed path", |s| s.contains(&format!("export visible lines to file: {path_text}")));
+    tmux.wait_for("the typed path", 60, |s| s.contains(&format!("export visible lines to file: {path_text}")));
     tmux.send(&["Enter"]);
     let done = format!(" lines to {path_text}");
-    let screen = tmux.wait_for("the export's result", |s| status_line(s).contains(&done));
+    let screen = tmux.wait_for("the export's result", 60, |s| status_line(s).contains(&done));
     let status = status_line(&screen);
     assert!(status.contains("exported "), "{status:?}");
     let n = number_before(&status, &done).unwrap_or_else(|| panic!("{status:?}"));
@@ -227,9 +165,9 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
 
     // q closes the log view: back to the dashboard; q again quits.
     tmux.send(&["q"]);
-    tmux.wait_for("the dashboard again", |s| s.contains("Hosts (2)") && !s.contains("Logs · "));
+    tmux.wait_for("the dashboard again", 60, |s| s.contains("Hosts (2)") && !s.contains("Logs · "));
     tmux.send(&["q"]);
-    let screen = tmux.wait_for("exit", |s| s.contains("EXITED:"));
+    let screen = tmux.wait_for("exit", 60, |s| s.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
     assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
     assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor visible again");

@@ -38,7 +38,7 @@ pub use images::{
 };
 pub use lifecycle::Sandbox;
 pub use net::http_get;
-pub use postgres::{Postgres, DEMO_DATABASE};
+pub use postgres::{Postgres, ThrowawayPostgres, DEMO_DATABASE};
 pub use prereq::check_prerequisites;
 pub use spec::{random_prefix, SandboxSpec};
 pub use state::{SandboxHost, STATE_FILE};

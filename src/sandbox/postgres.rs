@@ -47,6 +47,11 @@ pub(crate) fn dir_for(prefix: &str) -> PathBuf {
 impl Postgres {
     /// Create and start a cluster in `dir` (which must not exist yet) on `port`.
     pub fn start(dir: &Path, port: u16) -> Result<Postgres, SandboxError> {
+        Postgres::start_with(dir, port, "")
+    }
+
+    /// The same, with more server options (`-c max_wal_size=4GB ...`).
+    pub fn start_with(dir: &Path, port: u16, server_options: &str) -> Result<Postgres, SandboxError> {
         let bin = installed().ok_or_else(|| {
             SandboxError::new("start postgres", "PostgreSQL is not installed (Debian package postgresql)")
         })?;
@@ -55,7 +60,8 @@ impl Postgres {
         pg.checked("chown", Command::new("chown").arg(format!("{USER}:{USER}")).arg(dir))?;
         let data = pg.data();
         pg.as_postgres("initdb", &["-D", &data, "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8"])?;
-        let opts = format!("-k {} -p {} -c listen_addresses='' -c fsync=off", pg.socket_dir(), pg.port);
+        let opts =
+            format!("-k {} -p {} -c listen_addresses='' -c fsync=off {server_options}", pg.socket_dir(), pg.port);
         let log = pg.dir.join("log").display().to_string();
         let port_file = pg.dir.join("port");
         std::fs::write(&port_file, port.to_string()).map_err(|e| SandboxError::io("write port", &port_file, e))?;
@@ -158,6 +164,38 @@ impl Postgres {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(SandboxError::io("remove postgres dir", &self.dir, e)),
+        }
+    }
+}
+
+/// A cluster of its own for a test or a benchmark, in `/tmp/<random>-pg`: stopped and
+/// removed when dropped.
+pub struct ThrowawayPostgres(pub Postgres);
+
+impl ThrowawayPostgres {
+    pub fn start(server_options: &str) -> Result<ThrowawayPostgres, SandboxError> {
+        let dir = dir_for(&super::random_prefix());
+        match Postgres::start_with(&dir, super::net::free_port(), server_options) {
+            Ok(pg) => Ok(ThrowawayPostgres(pg)),
+            Err(e) => {
+                let _ = Postgres { dir, bin: PathBuf::new(), port: 0 }.destroy();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for ThrowawayPostgres {
+    type Target = Postgres;
+    fn deref(&self) -> &Postgres {
+        &self.0
+    }
+}
+
+impl Drop for ThrowawayPostgres {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.destroy() {
+            eprintln!("{e}");
         }
     }
 }

@@ -36,6 +36,12 @@ impl Tmux {
         self.send(&["-l", text]);
     }
 
+    /// A tmux format of the session (`#{alternate_on}`, ...).
+    pub fn display(&self, fmt: &str) -> String {
+        let out = self.cmd().args(["display-message", "-p", "-t", "fd", fmt]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     pub fn screen(&self) -> String {
         let out = self.cmd().args(["capture-pane", "-p", "-t", "fd"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -56,7 +62,14 @@ impl Tmux {
 }
 
 impl Drop for Tmux {
+    /// Kills the server and removes its socket file (tmux leaves it behind).
     fn drop(&mut self) {
+        let socket = self.cmd().args(["display-message", "-p", "#{socket_path}"]).output().ok();
         let _ = self.cmd().arg("kill-server").status();
+        if let Some(path) = socket.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) {
+            if path.ends_with(&self.socket) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 }
