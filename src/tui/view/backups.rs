@@ -8,7 +8,7 @@ use crate::tui::action::{Action, Context};
 use crate::tui::app::App;
 use crate::tui::backups::{BackupFocus, BackupsView, Confirm, JobRow, Operation};
 use crate::tui::theme::Theme;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
@@ -217,12 +217,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(area);
-    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))]).flex(Flex::Center).areas(v);
-    h
-}
-
 fn render_confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, c: &Confirm) {
     let keys = |ctx: Context, a: Action| app.keys(ctx, a).first().cloned().unwrap_or_default();
     let mut lines: Vec<Line> = Vec::new();
@@ -245,14 +239,7 @@ fn render_confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, c: &C
             lines.push(Line::raw(""));
             if app.profile.protected {
                 let (ok, no) = (keys(Context::Filter, Action::Confirm), keys(Context::Filter, Action::Cancel));
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!(" PROTECTED: type {} and press {ok} to restore: ", plan.confirm_word),
-                        theme.protected_banner,
-                    ),
-                    Span::raw(format!(" {}", typed.value)),
-                    Span::styled("▏", theme.accent),
-                ]));
+                lines.push(super::overlay::typed_confirmation(theme, &plan.confirm_word, &ok, "restore", &typed.value));
                 lines.push(Line::styled(format!("{no}: cancel (nothing has changed)"), theme.muted));
             } else {
                 let (ok, no) = (keys(Context::Prompt, Action::Confirm), keys(Context::Prompt, Action::Cancel));
@@ -305,7 +292,7 @@ fn render_confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, c: &C
     let width = area.width.saturating_sub(8).clamp(20, 110);
     let inner_w = width.saturating_sub(2).max(1) as usize;
     let height: u16 = lines.iter().map(|l| l.width().div_ceil(inner_w).max(1) as u16).sum::<u16>() + 2;
-    let rect = centered(area, width, height);
+    let rect = super::overlay::centered(area, width, height);
     frame.render_widget(Clear, rect);
     let b = Block::default()
         .borders(Borders::ALL)

@@ -67,14 +67,7 @@ pub fn render_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             lines.push(Line::raw(""));
             if app.profile.protected {
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!(" PROTECTED: type {} and press enter to start: ", plan.service),
-                        theme.protected_banner,
-                    ),
-                    Span::raw(format!(" {}", confirm.value)),
-                    Span::styled("▏", theme.accent),
-                ]));
+                lines.push(super::overlay::typed_confirmation(theme, &plan.service, "enter", "start", &confirm.value));
             } else {
                 lines.push(Line::styled(
                     "enter: start the deploy · esc: cancel (nothing has changed yet)",

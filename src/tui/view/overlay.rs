@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(area);
     let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))]).flex(Flex::Center).areas(v);
     h
@@ -97,4 +97,14 @@ pub fn render_prompt(frame: &mut Frame, area: Rect, p: &PendingPrompt, app: &App
     let block =
         Block::default().borders(Borders::ALL).border_style(theme.warning).title(Span::styled(title, theme.warning));
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), rect);
+}
+
+/// The line of a typed confirmation on a protected profile: ` PROTECTED: type WORD and press
+/// KEY to VERB: ` then what was typed so far and a cursor.
+pub fn typed_confirmation(theme: &Theme, word: &str, key: &str, verb: &str, typed: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!(" PROTECTED: type {word} and press {key} to {verb}: "), theme.protected_banner),
+        Span::raw(format!(" {typed}")),
+        Span::styled("▏", theme.accent),
+    ])
 }
