@@ -14,10 +14,12 @@
 //! it stands for, the update spec), [`task`] (a task as fleetdeck reports it, and what its
 //! state means), [`follower`] (reads the tasks and reports what changed), [`follow`] (follows
 //! an update or rollback to the engine's verdict), [`update`] (the update and rollback
-//! requests) and [`runner`] (a release: lock, journal, audit).
+//! requests), [`runner`] (a release: lock, journal, audit) and [`plan`] (what a deploy or rollback
+//! would do, before it does it).
 
 pub mod follow;
 mod follower;
+pub mod plan;
 pub mod runner;
 pub mod spec;
 pub mod task;
@@ -26,13 +28,14 @@ mod tests;
 pub mod update;
 
 pub use follow::{verdict, Following, SwarmOutcome};
+pub use plan::{plan_deploy, plan_rollback, SwarmPlan};
 pub use runner::{SwarmChange, SwarmRunner};
 pub use spec::{
     build_update_spec, find_swarm_service, pick_service, spec_image, spec_replicas, unpinned, SwarmDeploy,
     SwarmRollback, UpdateOrder,
 };
 pub use task::{phase_for, settled, task_view, TaskView};
-pub use update::{follow_rollback, rollback, run, start_rollback, RollbackStarted};
+pub use update::{follow_rollback, rollback, run, start_rollback, RollbackRefused, RollbackStarted};
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ use super::follow::SwarmOutcome;
 use super::follower::Follower;
 use super::spec::{spec_image, unpinned, SwarmDeploy, SwarmRollback};
 use super::task::TaskView;
-use super::update::{follow_rollback, inspect, no_previous_spec, run, start_rollback};
+use super::update::{follow_rollback, inspect, run, start_rollback, RollbackRefused, RollbackStarted};
 use crate::deploy::audit::{self, AuditEntry};
 use crate::deploy::journal::{self, Release, ReleaseKind, ReleaseState, ReplicaOutcome};
 use crate::deploy::lock::{self, Holder, LockResult};
@@ -48,6 +48,13 @@ impl SwarmChange {
             SwarmChange::Rollback(r) => r.message.clone(),
         }
     }
+}
+
+/// What the engine is asked for, once the preflight is over.
+enum Step<'a> {
+    Update(&'a SwarmDeploy),
+    /// A rollback the engine accepted, and how long to follow it.
+    Rollback(Box<RollbackStarted>, Duration),
 }
 
 /// A Swarm deploy or rollback as a fleetdeck release: the deploy lock and the release journal
@@ -138,6 +145,17 @@ impl SwarmRunner {
         }
     }
 
+    /// A warning when the image is not on the manager (the engine may still pull it).
+    async fn check_image(&self, docker: &Docker, d: &SwarmDeploy) {
+        if (Ops { docker }).image_id(&d.image).await.is_none() {
+            self.note(format!(
+                "warning: {} is not on the manager {}: every node must have it or pull it, or the engine rejects the new tasks and rolls back",
+                d.image, self.manager.name
+            ))
+            .await;
+        }
+    }
+
     async fn refuse(&self, outcome: &str, e: String) -> DeployError {
         self.unlock().await;
         self.audit("end", Some(outcome), Some(&e));
@@ -185,26 +203,31 @@ impl SwarmRunner {
         let before: Vec<TaskView> =
             follower.tasks().await.unwrap_or_default().into_iter().filter(|t| t.desired == "running").collect();
         // A deploy checks the image; a rollback starts here, since only the engine knows its
-        // previous spec (bollard's model does not carry it): a refusal changed nothing.
-        let mut rollback_started = None;
-        let to_image = match &self.change {
+        // previous spec (bollard's model does not carry it): a refusal changed nothing. When
+        // the engine keeps no previous spec, the rollback's fallback deploy (if any) runs.
+        let (step, to_image, message) = match &self.change {
             SwarmChange::Deploy(d) => {
-                if (Ops { docker: &docker }).image_id(&d.image).await.is_none() {
-                    self.note(format!(
-                        "warning: {} is not on the manager {}: every node must have it or pull it, or the engine rejects the new tasks and rolls back",
-                        d.image, self.manager.name
-                    ))
-                    .await;
-                }
-                unpinned(&d.image)
+                self.check_image(&docker, d).await;
+                (Step::Update(d), unpinned(&d.image), d.message.clone())
             }
             SwarmChange::Rollback(r) => match start_rollback(&docker, r, &self.events).await {
                 Ok(st) => {
                     let to = st.to_image.clone();
-                    rollback_started = Some(st);
-                    to
+                    (Step::Rollback(Box::new(st), r.timeout), to, r.message.clone())
                 }
-                Err(e) => return Err(self.refuse("preflight failed", e).await),
+                Err(RollbackRefused::NoPreviousSpec) if r.otherwise.is_some() => {
+                    let d = r.otherwise.as_ref().expect("checked");
+                    self.note(format!(
+                        "the engine keeps no previous spec of {} (it drops it when it rolls back by itself): going back to {} through the engine's update instead{}",
+                        r.service_name,
+                        d.image,
+                        d.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+                    ))
+                    .await;
+                    self.check_image(&docker, d).await;
+                    (Step::Update(d), unpinned(&d.image), d.message.clone().or_else(|| r.message.clone()))
+                }
+                Err(e) => return Err(self.refuse("preflight failed", e.explain(&r.service_name)).await),
             },
         };
         let mut release = Release {
@@ -216,7 +239,7 @@ impl SwarmRunner {
             to_image,
             to_digest: None,
             who: self.who.clone(),
-            message: self.change.message(),
+            message,
             started_at: Utc::now(),
             ended_at: None,
             state: ReleaseState::InProgress,
@@ -236,12 +259,11 @@ impl SwarmRunner {
         let label = follower.label.clone();
         drop(follower);
         self.record(&release).await;
-        let result = match (&self.change, rollback_started) {
-            (SwarmChange::Rollback(r), Some(st)) => {
-                Ok(follow_rollback(&docker, st, r.timeout, self.events.clone(), self.control.clone()).await)
+        let result = match step {
+            Step::Rollback(st, timeout) => {
+                Ok(follow_rollback(&docker, *st, timeout, self.events.clone(), self.control.clone()).await)
             }
-            (SwarmChange::Rollback(r), None) => Err(no_previous_spec(&r.service_name)),
-            (SwarmChange::Deploy(d), _) => run(&docker, d, self.events.clone(), self.control.clone()).await,
+            Step::Update(d) => run(&docker, d, self.events.clone(), self.control.clone()).await,
         };
         match result {
             Ok(o) => {

@@ -94,6 +94,10 @@ pub struct SwarmRollback {
     pub release_id: String,
     pub message: Option<String>,
     pub timeout: Duration,
+    /// What to deploy instead when the engine keeps no previous spec (it drops it when it
+    /// rolls back by itself): e.g. the image that ran before the release that brought what
+    /// runs now. `None`: the rollback is refused then, and nothing changes.
+    pub otherwise: Option<SwarmDeploy>,
 }
 
 /// The Swarm service that stands for the fleetdeck service `name`: the service named `name`,

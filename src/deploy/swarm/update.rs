@@ -103,7 +103,7 @@ pub async fn rollback(
     events: mpsc::Sender<DeployEvent>,
     control: watch::Receiver<Control>,
 ) -> Result<SwarmOutcome, String> {
-    let started = start_rollback(docker, req, &events).await?;
+    let started = start_rollback(docker, req, &events).await.map_err(|e| e.explain(&req.service_name))?;
     Ok(follow_rollback(docker, started, req.timeout, events, control).await)
 }
 
@@ -117,10 +117,25 @@ pub struct RollbackStarted {
     started: Instant,
 }
 
-pub(super) fn no_previous_spec(service: &str) -> String {
-    format!(
-        "the engine keeps no previous spec of {service} (never updated, or already rolled back by the engine): nothing was changed; deploy the image to go back to instead"
-    )
+/// Why the engine did not start a rollback. Nothing was changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackRefused {
+    /// The engine keeps no previous spec of the service: it was never updated, or it was
+    /// rolled back since (the engine drops the previous spec when it rolls back by itself).
+    NoPreviousSpec,
+    /// Anything else: the service could not be read, the engine said no.
+    Other(String),
+}
+
+impl RollbackRefused {
+    pub fn explain(&self, service: &str) -> String {
+        match self {
+            RollbackRefused::NoPreviousSpec => format!(
+                "the engine keeps no previous spec of {service} (never updated, or the engine rolled it back by itself since): nothing was changed; go back to a release's image instead (fleetdeck rollback --to RELEASE)"
+            ),
+            RollbackRefused::Other(e) => e.clone(),
+        }
+    }
 }
 
 /// Ask the engine to roll back. bollard's `Service` model has no `PreviousSpec`, so where the
@@ -129,18 +144,18 @@ pub async fn start_rollback(
     docker: &Docker,
     req: &SwarmRollback,
     events: &mpsc::Sender<DeployEvent>,
-) -> Result<RollbackStarted, String> {
+) -> Result<RollbackStarted, RollbackRefused> {
     let started = Instant::now();
-    let svc = inspect(docker, &req.service_name).await?;
+    let svc = inspect(docker, &req.service_name).await.map_err(RollbackRefused::Other)?;
     let current = svc.spec.as_ref().and_then(spec_image).unwrap_or_default();
     let before = status_key(svc.update_status.as_ref());
     let id = svc.id.clone().unwrap_or_else(|| req.service_name.clone());
     let known = known_tasks(docker, &svc, events).await;
     let warnings = request_rollback(docker, &id).await.map_err(|e| {
         if e.contains("does not have a previous spec") {
-            no_previous_spec(&req.service_name)
+            RollbackRefused::NoPreviousSpec
         } else {
-            format!("the engine refused the rollback of {}: {e}", req.service_name)
+            RollbackRefused::Other(format!("the engine refused the rollback of {}: {e}", req.service_name))
         }
     })?;
     for w in warnings {
