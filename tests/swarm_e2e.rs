@@ -7,112 +7,22 @@
 //! journal, lock and audit log on the manager.
 
 mod common;
+mod swarm_support;
 
 use common::*;
 use fleetdeck::config::hosts::resolve_hosts;
 use fleetdeck::deploy::journal::{Release, ReleaseKind, ReleaseState};
 use fleetdeck::deploy::runner::{Control, DeployError, DeployEvent, HostHandle, Phase};
-use fleetdeck::deploy::swarm::{
-    find_swarm_service, SwarmChange, SwarmDeploy, SwarmRollback, SwarmRunner, UpdateOrder, STACK_LABEL,
-};
-use fleetdeck::sandbox::{http_get, Sandbox, SandboxSpec};
+use fleetdeck::deploy::swarm::{find_swarm_service, SwarmChange, SwarmDeploy, SwarmRollback, SwarmRunner, UpdateOrder};
+use fleetdeck::sandbox::{Sandbox, SandboxSpec};
 use fleetdeck::ssh::ConnectOptions;
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use swarm_support::*;
 use tokio::sync::{mpsc, watch};
 
 /// Generous: two cores, loaded by other test binaries.
 const STEP_TIMEOUT: Duration = Duration::from_secs(240);
-
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("run docker");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text.trim().to_string())
-}
-
-/// The swarm on host-1's engine: `swarm init` on creation; on drop (also after a panic) the
-/// service is removed and the engine leaves the swarm, so the engine is as it was.
-struct SwarmGuard<'a> {
-    sb: &'a Sandbox,
-    services: Vec<String>,
-}
-
-impl<'a> SwarmGuard<'a> {
-    fn init(sb: &'a Sandbox) -> SwarmGuard<'a> {
-        let (ok, state) = run(sb.docker(0).args(["info", "--format", "{{.Swarm.LocalNodeState}}"]));
-        assert!(ok && state == "inactive", "the sandbox engine should not be in a swarm yet: {state}");
-        // Our own port for the swarm's control plane: 2377 may be taken by another swarm.
-        let listen = format!("127.0.0.1:{}", Sandbox::free_port());
-        let (ok, out) =
-            run(sb.docker(0).args(["swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", &listen]));
-        assert!(ok, "docker swarm init on the sandbox engine failed: {out}");
-        SwarmGuard { sb, services: Vec::new() }
-    }
-}
-
-impl Drop for SwarmGuard<'_> {
-    fn drop(&mut self) {
-        for s in &self.services {
-            let _ = run(self.sb.docker(0).args(["service", "rm", s]));
-        }
-        let (ok, out) = run(self.sb.docker(0).args(["swarm", "leave", "--force"]));
-        let (_, state) = run(self.sb.docker(0).args(["info", "--format", "{{.Swarm.LocalNodeState}}"]));
-        eprintln!("swarm leave: ok={ok} {out}; engine swarm state now: {state}");
-    }
-}
-
-/// A base B such that ports B1 and B2 (`PORT={B}{{.Task.Slot}}`) are free now.
-fn slot_port_base() -> u16 {
-    for _ in 0..50 {
-        let base = Sandbox::free_port() / 10;
-        if !(2000..=6500).contains(&base) {
-            continue;
-        }
-        let free = (1..=2).all(|s| TcpListener::bind(("127.0.0.1", base * 10 + s)).is_ok());
-        if free {
-            return base;
-        }
-    }
-    panic!("no free pair of slot ports found");
-}
-
-/// (image, status) of the running containers of the service.
-fn containers(sb: &Sandbox, service: &str) -> Vec<(String, String)> {
-    let (ok, out) = run(sb.docker(0).args([
-        "ps",
-        "--filter",
-        &format!("label=com.docker.swarm.service.name={service}"),
-        "--format",
-        "{{.Image}}|{{.Status}}",
-    ]));
-    assert!(ok, "{out}");
-    out.lines().filter_map(|l| l.split_once('|')).map(|(i, s)| (i.to_string(), s.to_string())).collect()
-}
-
-fn spec_image(sb: &Sandbox, service: &str) -> String {
-    run(sb.docker(0).args(["service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", service])).1
-}
-
-/// Waits until exactly `n` containers of the service run `image`, all healthy, and each slot's
-/// app answers /health with `version`.
-fn wait_all_healthy_on(sb: &Sandbox, service: &str, image: &str, base: u16, version: &str) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut last = Vec::new();
-    while Instant::now() < deadline {
-        last = containers(sb, service);
-        let healthy = last.len() == 2 && last.iter().all(|(i, s)| i.starts_with(image) && s.contains("(healthy)"));
-        let answers = (1..=2).all(|slot| {
-            http_get(base * 10 + slot, "/health", Duration::from_secs(2))
-                .is_some_and(|(code, body)| code == 200 && body.contains(&format!("\"version\":\"{version}\"")))
-        });
-        if healthy && answers {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    panic!("the service's 2 replicas did not all run {image} healthy (answering {version}): {last:?}");
-}
 
 fn journal_lines(sb: &Sandbox) -> Vec<serde_json::Value> {
     let path = sb.hosts[0].host_dir.join("state/releases/web.jsonl");
@@ -240,19 +150,7 @@ async fn swarm_service_updates_rolls_back_and_aborts_through_the_engine() {
     eprintln!("sandbox + swarm init: {:.1}s", t0.elapsed().as_secs_f32());
 
     // The service, as `docker stack deploy` would name it: <stack>_web.
-    let service = format!("{}_web", sb.prefix);
-    let base = slot_port_base();
-    swarm.services.push(service.clone());
-    let (ok, out) = run(sb
-        .docker(0)
-        .args(["service", "create", "--detach", "--name", &service])
-        .args(["--label", &format!("{STACK_LABEL}={}", sb.prefix)])
-        .args(["--replicas", "2", "--network", "host"])
-        .args(["--env", &format!("PORT={base}{{{{.Task.Slot}}}}")])
-        .args(["--stop-grace-period", "3s"])
-        .arg("fleetdeck-demo/web:v1"));
-    assert!(ok, "docker service create: {out}");
-    wait_all_healthy_on(&sb, &service, "fleetdeck-demo/web:v1", base, "v1");
+    let (service, base) = swarm.create_web_stack_service();
     eprintln!("service up on v1: {:.1}s", t0.elapsed().as_secs_f32());
 
     // fleetdeck's view: the sandbox profile, its worker connected over SSH.
@@ -365,6 +263,7 @@ async fn swarm_service_updates_rolls_back_and_aborts_through_the_engine() {
             release_id: id.into(),
             message: Some("go back".into()),
             timeout: STEP_TIMEOUT,
+            otherwise: None,
         })
     };
     let journal_before = journal_lines(&sb).len();
@@ -450,7 +349,6 @@ async fn swarm_service_updates_rolls_back_and_aborts_through_the_engine() {
     assert!(!sb.hosts[0].host_dir.join("state/locks/web.lock").exists());
 
     drop(swarm);
-    let (_, state) = run(sb.docker(0).args(["info", "--format", "{{.Swarm.LocalNodeState}}"]));
-    assert_eq!(state, "inactive", "the engine left the swarm");
+    assert_eq!(swarm_state(&sb), "inactive", "the engine left the swarm");
     eprintln!("total: {:.1}s", t0.elapsed().as_secs_f32());
 }

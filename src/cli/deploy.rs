@@ -1,5 +1,7 @@
 //! `fleetdeck deploy`, `rollback`, `releases` and `lock`: the deploy engine, headless.
-//! Progress is printed step by step; the exit code says how it ended.
+//! Progress is printed step by step; the exit code says how it ended. Whether a service is
+//! deployed as containers or as a Swarm service is the engine's call
+//! ([`find_target`]); both print the same events.
 
 use super::status::connect_options;
 use super::{ConnectArgs, UiArgs};
@@ -9,7 +11,9 @@ use crate::config::Profile;
 use crate::deploy::journal::{self, Release, ReleaseKind, ReleaseState};
 use crate::deploy::lock;
 use crate::deploy::plan::make_plan;
-use crate::deploy::runner::{Control, DeployEvent, HostHandle, Runner};
+use crate::deploy::runner::{Control, DeployError, DeployEvent, HostHandle, Runner};
+use crate::deploy::swarm::{plan_deploy, plan_rollback};
+use crate::deploy::target::{find_target, Target};
 use crate::fleet::model::FleetState;
 use crate::fleet::worker::WorkerConfig;
 use crate::fleet::Fleet;
@@ -21,7 +25,8 @@ use tokio::sync::{mpsc, watch};
 pub struct DeployArgs {
     /// The service to deploy.
     pub service: String,
-    /// The image to deploy (it must be present on the service's hosts).
+    /// The image to deploy (it must be present on the service's hosts; for a Swarm service,
+    /// on its nodes or pullable by them).
     #[arg(long)]
     pub image: String,
     /// Print the plan and change nothing.
@@ -41,7 +46,8 @@ pub struct DeployArgs {
 pub struct RollbackArgs {
     pub service: String,
     /// The release to go back to (id or unique prefix); default: the last release that
-    /// ended healthy and runs another image than now.
+    /// ended healthy and runs another image than now (for a Swarm service: the engine's
+    /// previous spec, else what ran before the release that brought what runs now).
     #[arg(long)]
     pub to: Option<String>,
     #[arg(long)]
@@ -158,35 +164,60 @@ pub fn run_deploy(ui: &UiArgs, a: &DeployArgs) -> i32 {
             refuse_if_unsafe(&c.profile, ui, a.yes, "deploy")?;
         }
         let id = journal::new_release_id(chrono::Utc::now());
+        if let Target::Swarm(t) = find_target(&c.profile, &c.hosts, &a.service).await? {
+            let (kind, message) = (ReleaseKind::Deploy, a.message.clone());
+            let plan = plan_deploy(&c.profile, &c.state, &t, &a.service, &a.image, kind, id, message).await?;
+            print!("{}", plan.to_text());
+            if a.dry_run {
+                println!("dry run: nothing changed");
+                return Ok(0);
+            }
+            return execute(c, SWARM_ABORT, |tx, control| plan.into_runner(tx, control, journal::who()).execute())
+                .await;
+        }
         let plan = make_plan(&c.profile, &c.state, &a.service, &a.image, ReleaseKind::Deploy, id, a.message.clone())?;
         print!("{}", plan.to_text());
         if a.dry_run {
             println!("dry run: nothing changed");
             return Ok(0);
         }
-        execute(c, plan).await
+        run_plan(c, plan).await
     })
 }
 
-/// Run a plan, printing progress; exit 0 on success, 1 when it failed (after rollback),
-/// 3 when the lock is held, 2 on other errors.
-async fn execute(c: Connected, plan: crate::deploy::plan::Plan) -> Result<i32, String> {
+const SWARM_ABORT: &str = "aborting: asking the engine to roll back…";
+
+/// Run a container plan (see [`execute`]).
+async fn run_plan(c: Connected, plan: crate::deploy::plan::Plan) -> Result<i32, String> {
+    let hosts = c.hosts.clone();
+    execute(c, "aborting: rolling back what was moved…", |events, control| {
+        Runner { plan, hosts, events, control, who: journal::who() }.execute()
+    })
+    .await
+}
+
+/// Run a release (a container runner's or a Swarm runner's), printing progress; exit 0 on
+/// success, 1 when it failed (after rollback), 3 when the lock is held, 2 on other errors.
+async fn execute<F, Fut>(c: Connected, abort_note: &'static str, start: F) -> Result<i32, String>
+where
+    F: FnOnce(mpsc::Sender<DeployEvent>, watch::Receiver<Control>) -> Fut,
+    Fut: std::future::Future<Output = Result<Release, DeployError>>,
+{
     let (tx, mut rx) = mpsc::channel(256);
     let (control_tx, control) = watch::channel(Control::Run);
-    let runner = Runner { plan, hosts: c.hosts.clone(), events: tx, control, who: journal::who() };
     let printer = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             print_event(&ev);
         }
     });
-    // Ctrl-C aborts cleanly: the runner rolls back what it moved.
+    // Ctrl-C aborts cleanly: the runner rolls back what it moved (the engine, for Swarm).
     let abort = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("aborting: rolling back what was moved…");
+            eprintln!("{abort_note}");
             let _ = control_tx.send(Control::Abort);
         }
     });
-    let result = runner.execute().await;
+    let result = start(tx, control).await;
     let _ = printer.await;
     abort.abort();
     drop(c.fleet);
@@ -196,7 +227,7 @@ async fn execute(c: Connected, plan: crate::deploy::plan::Plan) -> Result<i32, S
             eprintln!("release {} {}: {}", r.id, r.state.label(), r.reason.unwrap_or_default());
             Ok(1)
         }
-        Err(e @ crate::deploy::runner::DeployError::LockHeld { .. }) => {
+        Err(e @ DeployError::LockHeld { .. }) => {
             eprintln!("fleetdeck: {e}");
             Ok(3)
         }
@@ -296,18 +327,22 @@ pub fn run_rollback(ui: &UiArgs, a: &RollbackArgs) -> i32 {
         }
         let releases = read_releases(&c, &a.service).await?;
         let id = journal::new_release_id(chrono::Utc::now());
+        if let Target::Swarm(t) = find_target(&c.profile, &c.hosts, &a.service).await? {
+            let (to, message) = (a.to.as_deref(), a.message.clone());
+            let plan = plan_rollback(&c.profile, &c.state, &t, &a.service, &releases, to, id, message).await?;
+            print!("{}", plan.to_text());
+            if a.dry_run {
+                println!("dry run: nothing changed");
+                return Ok(0);
+            }
+            return execute(c, SWARM_ABORT, |tx, control| plan.into_runner(tx, control, journal::who()).execute())
+                .await;
+        }
         // What runs now, to find the release to go back to.
         let current =
             make_plan(&c.profile, &c.state, &a.service, "-", ReleaseKind::Rollback, id.clone(), None)?.from_image;
         let target = match &a.to {
-            Some(prefix) => {
-                let found: Vec<&Release> = releases.iter().filter(|r| r.id.starts_with(prefix.as_str())).collect();
-                match found.as_slice() {
-                    [one] => *one,
-                    [] => return Err(format!("no release {prefix:?} of {} (see fleetdeck releases)", a.service)),
-                    _ => return Err(format!("{prefix:?} names {} releases; give more of the id", found.len())),
-                }
-            }
+            Some(prefix) => journal::find_release(&releases, &a.service, prefix)?,
             None => {
                 releases.iter().rev().find(|r| r.state == ReleaseState::Succeeded && r.to_image != current).ok_or_else(
                     || format!("no earlier healthy release of {} to go back to (now on {current})", a.service),
@@ -324,7 +359,7 @@ pub fn run_rollback(ui: &UiArgs, a: &RollbackArgs) -> i32 {
             println!("dry run: nothing changed");
             return Ok(0);
         }
-        execute(c, plan).await
+        run_plan(c, plan).await
     })
 }
 

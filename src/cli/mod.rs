@@ -69,9 +69,12 @@ pub enum Command {
     /// Print the merged logs of services, hosts or containers across the fleet (like stern).
     Logs(logs::LogsArgs),
     /// Roll out a new image to a service, replica by replica behind health gates; any
-    /// failure puts every moved replica back. Exit 0 done, 1 failed (rolled back), 3 lock held.
+    /// failure puts every moved replica back. A Swarm service is updated by the engine (update
+    /// config set by fleetdeck, failure action rollback). Exit 0 done, 1 failed (rolled
+    /// back), 3 lock held.
     Deploy(deploy::DeployArgs),
-    /// Go back to an earlier release of a service (default: the last healthy one).
+    /// Go back to an earlier release of a service (default: the last healthy one; for a Swarm
+    /// service, the engine's rollback to its previous spec).
     Rollback(deploy::RollbackArgs),
     /// The release history of a service, from the journal on its hosts.
     Releases(deploy::ReleasesArgs),

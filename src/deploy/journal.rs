@@ -147,6 +147,27 @@ pub fn last_healthy(releases: &[Release], before: Option<usize>) -> Option<&Rele
     releases[..end.min(releases.len())].iter().rev().find(|r| r.state == ReleaseState::Succeeded)
 }
 
+/// The release `prefix` names: its id or a prefix of it that no other release shares.
+pub fn find_release<'a>(releases: &'a [Release], service: &str, prefix: &str) -> Result<&'a Release, String> {
+    let found: Vec<&Release> = releases.iter().filter(|r| r.id.starts_with(prefix)).collect();
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!("no release {prefix:?} of {service} (see fleetdeck releases)")),
+        _ => Err(format!("{prefix:?} names {} releases; give more of the id", found.len())),
+    }
+}
+
+/// The release that brought `current`: the newest that ended healthy on it coming from another
+/// image. Going back to its `from_image` undoes it.
+pub fn brought<'a>(releases: &'a [Release], current: &str) -> Option<&'a Release> {
+    releases.iter().rev().find(|r| {
+        r.state == ReleaseState::Succeeded
+            && r.to_image == current
+            && !r.from_image.is_empty()
+            && r.from_image != current
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +209,23 @@ mod tests {
         assert_eq!(last_healthy(&merged, None).unwrap().id, "a");
         let json = serde_json::to_string(&merged[0]).unwrap();
         assert_eq!(parse(&format!("{json}\ngarbage\n")), vec![merged[0].clone()]);
+    }
+
+    #[test]
+    fn finds_a_release_by_prefix_and_the_one_that_brought_an_image() {
+        let mut a = rel("r1-aa", ReleaseState::Succeeded, true, 1);
+        a.from_image = "web:v0".into();
+        let b = rel("r1-ab", ReleaseState::FailedRolledBack, true, 2);
+        let mut c = rel("r2-cc", ReleaseState::Succeeded, true, 3);
+        c.to_image = "web:v3".into();
+        let all = vec![a, b, c];
+        assert_eq!(find_release(&all, "web", "r2").unwrap().id, "r2-cc");
+        assert!(find_release(&all, "web", "r1").unwrap_err().contains("names 2 releases"));
+        assert!(find_release(&all, "web", "r9").unwrap_err().contains("no release \"r9\" of web"));
+        // v2 came with r1-aa (r1-ab failed): undoing it goes back to v0.
+        assert_eq!(brought(&all, "web:v2").map(|r| (r.id.as_str(), r.from_image.as_str())), Some(("r1-aa", "web:v0")));
+        assert_eq!(brought(&all, "web:v3").unwrap().id, "r2-cc");
+        assert!(brought(&all, "web:v9").is_none());
     }
 
     #[test]

@@ -9,3 +9,4 @@ pub mod plan;
 pub mod recreate;
 pub mod runner;
 pub mod swarm;
+pub mod target;

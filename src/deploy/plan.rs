@@ -103,15 +103,7 @@ pub fn make_plan(
     release_id: String,
     message: Option<String>,
 ) -> Result<Plan, String> {
-    let service = profile
-        .services
-        .iter()
-        .find(|s| s.name == service_name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = profile.services.iter().map(|s| s.name.as_str()).collect();
-            format!("no service {service_name:?} in profile {} (services: {})", profile.name, names.join(", "))
-        })?
-        .clone();
+    let service = super::target::profile_service(profile, service_name)?.clone();
     let mut replicas = Vec::new();
     let mut hosts = Vec::new();
     for (hi, h) in fleet.hosts.iter().enumerate() {
