@@ -298,6 +298,16 @@ impl App {
                 self.dirty = true;
                 vec![]
             }
+            Msg::DeployTarget { service, manager } => {
+                self.on_deploy_target(service, manager);
+                self.dirty = true;
+                vec![]
+            }
+            Msg::SwarmPlanned(result) => {
+                self.on_swarm_planned(result);
+                self.dirty = true;
+                vec![]
+            }
             Msg::DeployRefused(why) => {
                 self.on_deploy_refused(why);
                 self.dirty = true;

@@ -29,6 +29,14 @@ pub enum Msg {
     Deploy(crate::deploy::runner::DeployEvent),
     /// The deploy did not start (lock held, image missing, ...): nothing changed.
     DeployRefused(String),
+    /// Whether a service is a Swarm service, and its manager (found when the wizard or the
+    /// releases view opens).
+    DeployTarget {
+        service: String,
+        manager: Option<String>,
+    },
+    /// A Swarm service's plan, read through its manager.
+    SwarmPlanned(Result<Box<crate::deploy::swarm::SwarmPlan>, String>),
     /// A service's merged release journal.
     Releases(Result<Vec<crate::deploy::journal::Release>, String>),
     /// A backup job's files on its host (or why they could not be listed).
@@ -58,6 +66,14 @@ pub enum Effect {
     ListImages(String),
     /// Read this service's release journal from its hosts.
     LoadReleases(String),
+    /// Plan a Swarm service's update (or rollback) to `image` through its manager.
+    PlanSwarm {
+        service: String,
+        image: String,
+        kind: crate::deploy::journal::ReleaseKind,
+        message: Option<String>,
+        release_id: String,
+    },
     /// Run the plan of the wizard (named by its release id).
     StartDeploy(String),
     /// Pause, resume or abort the running deploy.

@@ -9,13 +9,11 @@ use super::view;
 use crate::cli::UiArgs;
 use crate::config::hosts::resolve_hosts;
 use crate::config::Profile;
-use crate::deploy::runner::{Control, HostHandle, Runner};
 use crate::fleet::worker::WorkerConfig;
 use crate::fleet::Fleet;
 use crate::logs::export::export;
 use crate::logs::session::{LogOptions, LogSession};
 use crate::ssh::ConnectOptions;
-use crate::tui::wizard::Step;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use std::path::Path;
@@ -27,58 +25,6 @@ const FRAME: Duration = Duration::from_millis(33);
 
 fn log_msg(session: &LogSession, entries: Vec<crate::logs::line::Entry>, sources_changed: bool) -> Msg {
     Msg::Logs { entries, sources: sources_changed.then(|| session.sources().to_vec()), dropped: session.dropped() }
-}
-
-/// The hosts a service runs on, as deploy handles.
-fn host_handles(info: &[(String, String)], fleet: &Fleet, profile: &Profile, service: &str) -> Vec<HostHandle> {
-    let svc = profile.services.iter().find(|s| s.name == service);
-    info.iter()
-        .enumerate()
-        .filter(|(_, (name, _))| svc.is_some_and(|s| s.runs_on(name)))
-        .map(|(i, (name, dir))| HostHandle {
-            name: name.clone(),
-            state_dir: dir.clone(),
-            link: fleet.link(i).cloned().unwrap_or_default(),
-        })
-        .collect()
-}
-
-/// Image references present on the hosts (newest first, no dangling images).
-async fn list_images(hosts: &[HostHandle]) -> Vec<String> {
-    let mut found: Vec<(i64, String)> = Vec::new();
-    for h in hosts {
-        let Some((_, docker)) = h.link.current() else { continue };
-        if let Ok(images) = docker.list_images(None::<bollard::query_parameters::ListImagesOptions>).await {
-            for img in images {
-                for tag in img.repo_tags.iter().filter(|t| !t.contains("<none>")) {
-                    if !found.iter().any(|(_, t)| t == tag) {
-                        found.push((img.created, tag.clone()));
-                    }
-                }
-            }
-        }
-    }
-    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    found.into_iter().map(|(_, t)| t).collect()
-}
-
-async fn load_releases(hosts: &[HostHandle], service: &str) -> Result<Vec<crate::deploy::journal::Release>, String> {
-    let mut all = Vec::new();
-    let mut read = 0;
-    for h in hosts {
-        let Some((s, _)) = h.link.current() else { continue };
-        match crate::deploy::journal::read(&s, &h.state_dir, service).await {
-            Ok(r) => {
-                read += 1;
-                all.extend(r);
-            }
-            Err(e) => log::warn!("{}: {e}", h.name),
-        }
-    }
-    if read == 0 {
-        return Err(format!("could not read the release journal of {service} on any host"));
-    }
-    Ok(crate::deploy::journal::merge(all))
 }
 
 /// Restores the terminal when dropped, whatever the reason.
@@ -161,7 +107,7 @@ async fn event_loop(
     let (mut fleet, state) = Fleet::start(&profile, hosts, opts, WorkerConfig::default());
     // Results of background work (image lists, journals, deploy progress) come back here.
     let (bg_tx, mut bg_rx) = mpsc::channel::<Msg>(256);
-    let mut deploy_control: Option<tokio::sync::watch::Sender<Control>> = None;
+    let mut deploys = super::run_deploy::Deploys::new(host_info.clone());
     let backup_links: super::run_backups::Links = host_info
         .iter()
         .enumerate()
@@ -236,7 +182,9 @@ async fn event_loop(
             _ = hup_signal.recv() => break,
         };
         for effect in effects {
-            if super::run_backups::start(&effect, &profile, &backup_links, &bg_tx) {
+            if super::run_backups::start(&effect, &profile, &backup_links, &bg_tx)
+                || deploys.start(&effect, &app, &fleet, &bg_tx)
+            {
                 continue;
             }
             match effect {
@@ -248,57 +196,6 @@ async fn event_loop(
                     logs = Some(session);
                 }
                 Effect::CloseLogs => logs = None,
-                Effect::ListImages(service) => {
-                    let handles = host_handles(&host_info, &fleet, &app.profile, &service);
-                    let tx = bg_tx.clone();
-                    tokio::spawn(async move {
-                        let _ = tx.send(Msg::DeployImages(list_images(&handles).await)).await;
-                    });
-                }
-                Effect::LoadReleases(service) => {
-                    let handles = host_handles(&host_info, &fleet, &app.profile, &service);
-                    let tx = bg_tx.clone();
-                    tokio::spawn(async move {
-                        let _ = tx.send(Msg::Releases(load_releases(&handles, &service).await)).await;
-                    });
-                }
-                Effect::StartDeploy(id) => {
-                    let plan = match app.wizard.as_ref().map(|w| &w.step) {
-                        Some(Step::Running { plan, .. }) if plan.release_id == id => (**plan).clone(),
-                        _ => continue,
-                    };
-                    let all: Vec<HostHandle> = host_info
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (name, dir))| HostHandle {
-                            name: name.clone(),
-                            state_dir: dir.clone(),
-                            link: fleet.link(i).cloned().unwrap_or_default(),
-                        })
-                        .collect();
-                    let (control_tx, control) = tokio::sync::watch::channel(Control::Run);
-                    deploy_control = Some(control_tx);
-                    let (ev_tx, mut ev_rx) = mpsc::channel(256);
-                    let runner =
-                        Runner { plan, hosts: all, events: ev_tx, control, who: crate::deploy::journal::who() };
-                    let tx = bg_tx.clone();
-                    tokio::spawn(async move {
-                        while let Some(ev) = ev_rx.recv().await {
-                            let _ = tx.send(Msg::Deploy(ev)).await;
-                        }
-                    });
-                    let tx = bg_tx.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = runner.execute().await {
-                            let _ = tx.send(Msg::DeployRefused(e.to_string())).await;
-                        }
-                    });
-                }
-                Effect::DeployControl(c) => {
-                    if let Some(ctl) = &deploy_control {
-                        let _ = ctl.send(c);
-                    }
-                }
                 Effect::ExportLogs(path) => {
                     let notice = match &app.logs {
                         Some(p) => {
@@ -314,7 +211,12 @@ async fn event_loop(
                     app.update(Msg::LogNotice(notice));
                 }
                 // started above
-                Effect::LoadBackups(_)
+                Effect::ListImages(_)
+                | Effect::LoadReleases(_)
+                | Effect::PlanSwarm { .. }
+                | Effect::StartDeploy(_)
+                | Effect::DeployControl(_)
+                | Effect::LoadBackups(_)
                 | Effect::BackupRun(_)
                 | Effect::BackupVerify(..)
                 | Effect::BackupRestore(_)

@@ -7,9 +7,10 @@ use super::action::Action;
 use super::app::{App, Effect, Screen};
 use super::rows::Row;
 use super::text::TextInput;
+pub use super::wizard_plan::WizardPlan;
 use crate::deploy::gate::GateFailure;
 use crate::deploy::journal::{new_release_id, Release, ReleaseKind, ReleaseState};
-use crate::deploy::plan::{make_plan, Plan};
+use crate::deploy::plan::make_plan;
 use crate::deploy::runner::{Control, DeployEvent, Phase};
 
 pub enum Step {
@@ -20,17 +21,19 @@ pub enum Step {
         typed: TextInput,
         loading: bool,
     },
+    /// A Swarm service: the plan is being read from its manager.
+    Planning,
     /// The plan; on protected profiles the service name must be typed.
     Plan {
-        plan: Box<Plan>,
+        plan: WizardPlan,
         confirm: TextInput,
     },
     Running {
-        plan: Box<Plan>,
+        plan: WizardPlan,
         paused: bool,
     },
     Done {
-        plan: Box<Plan>,
+        plan: WizardPlan,
         release: Box<Release>,
     },
     Error(String),
@@ -44,11 +47,21 @@ pub struct Wizard {
     pub replicas: Vec<(String, String, Phase)>,
     pub gate_failures: Vec<(String, String, GateFailure)>,
     pub scroll: usize,
+    /// Whether the service is a Swarm service (`Some(manager)`), once known.
+    pub swarm: Option<Option<String>>,
 }
 
 impl Wizard {
     fn new(service: &str, step: Step) -> Wizard {
-        Wizard { service: service.to_string(), step, log: vec![], replicas: vec![], gate_failures: vec![], scroll: 0 }
+        Wizard {
+            service: service.to_string(),
+            step,
+            log: vec![],
+            replicas: vec![],
+            gate_failures: vec![],
+            scroll: 0,
+            swarm: None,
+        }
     }
 
     /// Is the wizard waiting for typed text (image reference or confirmation)?
@@ -71,6 +84,8 @@ impl Wizard {
 
 pub struct ReleasesView {
     pub service: String,
+    /// Whether the service is a Swarm service (`Some(manager)`), once known.
+    pub swarm: Option<Option<String>>,
     pub releases: Vec<Release>,
     pub selected: usize,
     pub loading: bool,
@@ -107,19 +122,61 @@ impl App {
             self.flash = Some("select a service of the profile".into());
             return vec![];
         };
-        self.releases =
-            Some(ReleasesView { service: service.clone(), releases: vec![], selected: 0, loading: true, error: None });
+        self.releases = Some(ReleasesView {
+            service: service.clone(),
+            swarm: None,
+            releases: vec![],
+            selected: 0,
+            loading: true,
+            error: None,
+        });
         self.screen = Screen::Releases;
         vec![Effect::LoadReleases(service)]
     }
 
-    /// Build the plan from what is known now (pure: no I/O).
-    fn plan_for(&self, service: &str, image: &str, kind: ReleaseKind, message: Option<String>) -> Step {
+    /// Build the plan of a container deploy from what is known now (pure: no I/O); a Swarm
+    /// service's plan is read from its manager (`PlanSwarm`).
+    fn plan_for(
+        &self,
+        service: &str,
+        image: &str,
+        kind: ReleaseKind,
+        message: Option<String>,
+        swarm: bool,
+    ) -> (Step, Vec<Effect>) {
         let id = new_release_id(self.now);
-        match make_plan(&self.profile, &self.fleet, service, image, kind, id, message) {
-            Ok(plan) => Step::Plan { plan: Box::new(plan), confirm: TextInput::default() },
-            Err(e) => Step::Error(e),
+        if swarm {
+            let e = Effect::PlanSwarm { service: service.into(), image: image.into(), kind, message, release_id: id };
+            return (Step::Planning, vec![e]);
         }
+        match make_plan(&self.profile, &self.fleet, service, image, kind, id, message) {
+            Ok(plan) => {
+                (Step::Plan { plan: WizardPlan::Containers(Box::new(plan)), confirm: TextInput::default() }, vec![])
+            }
+            Err(e) => (Step::Error(e), vec![]),
+        }
+    }
+
+    /// Whether `service` is a Swarm service (`Some(manager)`), as found by the event loop.
+    pub(super) fn on_deploy_target(&mut self, service: String, manager: Option<String>) {
+        if let Some(w) = self.wizard.as_mut().filter(|w| w.service == service) {
+            if let Some(m) = &manager {
+                w.log.push(format!("{service} is a Swarm service: the engine updates it, through the manager {m}"));
+            }
+            w.swarm = Some(manager.clone());
+        }
+        if let Some(v) = self.releases.as_mut().filter(|v| v.service == service) {
+            v.swarm = Some(manager);
+        }
+    }
+
+    /// The Swarm plan read from the manager (or why it could not be made).
+    pub(super) fn on_swarm_planned(&mut self, result: Result<Box<crate::deploy::swarm::SwarmPlan>, String>) {
+        let Some(w) = self.wizard.as_mut().filter(|w| matches!(w.step, Step::Planning)) else { return };
+        w.step = match result {
+            Ok(plan) => Step::Plan { plan: WizardPlan::Swarm(plan), confirm: TextInput::default() },
+            Err(e) => Step::Error(e),
+        };
     }
 
     pub(super) fn act_wizard(&mut self, a: Action) -> Vec<Effect> {
@@ -135,30 +192,39 @@ impl App {
             (Step::PickImage { choices, selected, .. }, Action::Down) => {
                 *selected = (*selected + 1).min(choices.len().saturating_sub(1))
             }
-            (Step::PickImage { choices, selected, typed, .. }, Action::Confirm) => {
+            (Step::PickImage { choices, selected, typed, loading }, Action::Confirm) => {
                 let image = if typed.value.trim().is_empty() {
                     choices.get(*selected).cloned()
                 } else {
                     Some(typed.value.trim().to_string())
                 };
                 let Some(image) = image else { return vec![] };
-                let service = w.service.clone();
-                let step = self.plan_for(&service, &image, ReleaseKind::Deploy, None);
+                // The event loop says whether it is a Swarm service before it lists images.
+                if w.swarm.is_none() && *loading {
+                    self.flash = Some(format!("still asking the hosts about {}: a moment", w.service));
+                    return vec![];
+                }
+                let (service, swarm) = (w.service.clone(), w.swarm.clone().flatten().is_some());
+                let (step, effects) = self.plan_for(&service, &image, ReleaseKind::Deploy, None, swarm);
                 if let Some(w) = self.wizard.as_mut() {
                     w.step = step;
                 }
+                return effects;
             }
             (Step::Plan { plan, confirm }, Action::Confirm) => {
-                if protected && confirm.value.trim() != plan.service {
-                    self.flash = Some(format!("protected profile: type {} to confirm", plan.service));
+                if protected && confirm.value.trim() != plan.service() {
+                    self.flash = Some(format!("protected profile: type {} to confirm", plan.service()));
                     return vec![];
                 }
                 let plan = plan.clone();
-                w.log.push(format!("starting release {}", plan.release_id));
-                w.replicas = plan.replicas().map(|r| (r.host.clone(), r.container.clone(), Phase::Pending)).collect();
-                let id = plan.release_id.clone();
+                w.log.push(format!("starting release {}", plan.release_id()));
+                w.replicas = plan.replicas().into_iter().map(|(h, c)| (h, c, Phase::Pending)).collect();
+                let id = plan.release_id().to_string();
                 w.step = Step::Running { plan, paused: false };
                 return vec![Effect::StartDeploy(id)];
+            }
+            (Step::Running { plan, .. }, Action::DeployPause) if !plan.can_pause() => {
+                self.flash = Some("Swarm cannot pause an update: abort asks the engine to roll back".into());
             }
             (Step::Running { paused, .. }, Action::DeployPause) => {
                 *paused = !*paused;
@@ -213,6 +279,20 @@ impl App {
                     return vec![];
                 }
                 let service = v.service.clone();
+                if v.swarm.clone().flatten().is_some() {
+                    // What runs now is what the newest healthy release brought.
+                    let current = v.releases.iter().rev().find(|r| r.state == ReleaseState::Succeeded);
+                    let (image, message) = match current {
+                        Some(c) if c.id == target.id => (target.from_image.clone(), format!("undo {}", target.id)),
+                        _ => (target.to_image.clone(), format!("rollback to {}", target.id)),
+                    };
+                    let (step, effects) = self.plan_for(&service, &image, ReleaseKind::Rollback, Some(message), true);
+                    let mut w = Wizard::new(&service, step);
+                    w.swarm = Some(self.releases.as_ref().and_then(|v| v.swarm.clone().flatten()));
+                    self.wizard = Some(w);
+                    self.screen = Screen::Deploy;
+                    return effects;
+                }
                 // Rolling back to the release that runs now means undoing it: back to what
                 // ran before it.
                 let current = match make_plan(
@@ -235,9 +315,12 @@ impl App {
                 } else {
                     (target.to_image.clone(), format!("rollback to {}", target.id))
                 };
-                let step = self.plan_for(&service, &image, ReleaseKind::Rollback, Some(message));
-                self.wizard = Some(Wizard::new(&service, step));
+                let (step, effects) = self.plan_for(&service, &image, ReleaseKind::Rollback, Some(message), false);
+                let mut w = Wizard::new(&service, step);
+                w.swarm = Some(None);
+                self.wizard = Some(w);
                 self.screen = Screen::Deploy;
+                return effects;
             }
             Action::Quit => self.should_quit = true,
             _ => {}
@@ -252,8 +335,10 @@ impl App {
         match ev {
             DeployEvent::Note(s) => w.log.push(format!("{t} {s}")),
             DeployEvent::Replica { host, container, phase } => {
-                if let Some(r) = w.replicas.iter_mut().find(|r| r.0 == host && r.1 == container) {
-                    r.2 = phase;
+                match w.replicas.iter_mut().find(|r| r.0 == host && r.1 == container) {
+                    Some(r) => r.2 = phase,
+                    // a Swarm service's tasks appear as the engine reports them
+                    None => w.replicas.push((host, container, phase)),
                 }
             }
             DeployEvent::GateFailed { host, container, failure } => {

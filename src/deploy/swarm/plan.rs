@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 const TASK_SERVICE_ID_LABEL: &str = "com.docker.swarm.service.id";
 
 /// A Swarm deploy or rollback, planned.
+#[derive(Clone)]
 pub struct SwarmPlan {
     pub release_id: String,
     pub kind: ReleaseKind,

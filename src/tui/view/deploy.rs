@@ -67,7 +67,7 @@ pub fn render_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             lines.push(Line::raw(""));
             if app.profile.protected {
-                lines.push(super::overlay::typed_confirmation(theme, &plan.service, "enter", "start", &confirm.value));
+                lines.push(super::overlay::typed_confirmation(theme, plan.service(), "enter", "start", &confirm.value));
             } else {
                 lines.push(Line::styled(
                     "enter: start the deploy · esc: cancel (nothing has changed yet)",
@@ -76,24 +76,24 @@ pub fn render_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             format!(
                 " {} {} · plan ",
-                if plan.kind == crate::deploy::journal::ReleaseKind::Rollback { "Rollback" } else { "Deploy" },
+                if plan.kind() == crate::deploy::journal::ReleaseKind::Rollback { "Rollback" } else { "Deploy" },
                 w.service
             )
         }
         Step::Running { plan, paused } => {
             lines.push(Line::from(vec![
-                Span::raw(format!("{} -> {}  ", plan.from_image, plan.to_image)),
+                Span::raw(format!("{} -> {}  ", plan.from_image(), plan.to())),
                 if *paused {
                     Span::styled(" PAUSE REQUESTED ", theme.degraded)
                 } else {
                     Span::styled(" RUNNING ", theme.starting)
                 },
             ]));
-            format!(" Deploying {} · release {} ", w.service, plan.release_id)
+            format!(" Deploying {} · release {} ", w.service, plan.release_id())
         }
         Step::Done { plan, release } => {
             lines.push(Line::from(vec![
-                Span::raw(format!("{} -> {}: ", plan.from_image, plan.to_image)),
+                Span::raw(format!("{} -> {}: ", plan.from_image(), plan.to())),
                 Span::styled(release.state.label().to_uppercase(), state_style(theme, release.state)),
             ]));
             if let Some(r) = &release.reason {
@@ -101,6 +101,14 @@ pub fn render_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             lines.push(Line::styled("enter or esc: back to the dashboard", theme.muted));
             format!(" {} · release {} ", w.service, release.id)
+        }
+        Step::Planning => {
+            let manager = w.swarm.clone().flatten().unwrap_or_default();
+            lines.push(Line::styled(
+                format!("{} is a Swarm service: reading its spec and tasks through the manager {manager}…", w.service),
+                theme.muted,
+            ));
+            format!(" Deploy {} · plan ", w.service)
         }
         Step::Error(e) => {
             lines.push(Line::styled(e.clone(), theme.error));
