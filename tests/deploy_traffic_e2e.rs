@@ -5,93 +5,15 @@
 
 mod common;
 
+use common::traffic::{get, load, nginx};
 use common::*;
 use fleetdeck::sandbox::Sandbox;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Debian's nginx in the foreground with a config of our own, proxying to `upstreams`.
-fn nginx(dir: &Path, upstreams: &[u16]) -> Nginx {
-    let port = Sandbox::free_port();
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let servers: String = upstreams.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=0;\n")).collect();
-    let conf = format!(
-        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/tmp;\n proxy_temp_path {d}/tmp;\n fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n scgi_temp_path {d}/tmp;\n upstream web {{\n{servers} }}\n server {{\n  listen 127.0.0.1:{port};\n  location / {{\n   proxy_pass http://web;\n   proxy_connect_timeout 1s;\n   proxy_next_upstream error timeout http_502 http_503 http_504;\n   proxy_next_upstream_tries 0;\n  }}\n }}\n}}\n",
-        d = dir.display()
-    );
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let mut child = Command::new("/usr/sbin/nginx")
-        .args(["-p", dir.to_str().unwrap(), "-c", dir.join("nginx.conf").to_str().unwrap(), "-g", "daemon off;"])
-        .spawn()
-        .expect("nginx (apt-get install nginx-light)");
-    for _ in 0..50 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Nginx { child, port };
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("nginx did not start: {}", std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default());
-}
-
-fn get(port: u16) -> Result<u16, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    s.write_all(b"GET /health HTTP/1.0\r\nHost: web\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-    let head = String::from_utf8_lossy(&buf);
-    head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("bad response: {head:.60}"))
-}
-
-/// Sends `rate` requests a second until stopped; returns (sent, failed, first errors).
-fn load(port: u16, rate: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(u64, u64, Vec<String>)> {
-    std::thread::spawn(move || {
-        let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
-        let mut errors = Vec::new();
-        let interval = Duration::from_secs(1) / rate;
-        let started = Instant::now();
-        while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
-            let t = Instant::now();
-            sent.fetch_add(1, Ordering::Relaxed);
-            match get(port) {
-                Ok(200) => {}
-                Ok(code) => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    errors.push(format!("HTTP {code}"));
-                }
-                Err(e) => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    errors.push(e);
-                }
-            }
-            if let Some(rest) = interval.checked_sub(t.elapsed()) {
-                std::thread::sleep(rest);
-            }
-        }
-        errors.truncate(5);
-        (sent.into_inner(), failed.into_inner(), errors)
-    })
-}
 
 fn web_fleet() -> (tempfile::TempDir, Sandbox, PathBuf, Vec<u16>) {
     let (tmp, sb) = sandbox(2);
@@ -135,14 +57,17 @@ fn rolling_deploy_behind_nginx_fails_no_request() {
     let took = started.elapsed();
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
-    let (sent, failed, errors) = gen.join().unwrap();
+    let report = gen.join().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     println!(
-        "rolling deploy of 2 replicas behind nginx: {sent} requests at ~50/s, {failed} failed, deploy took {:.1}s",
+        "rolling deploy of 2 replicas behind nginx: {} requests at {:.1}/s, {} failed, deploy took {:.1}s",
+        report.sent,
+        report.rate(),
+        report.failed,
         took.as_secs_f32()
     );
-    assert!(sent > 100, "the load ran throughout ({sent})");
-    assert_eq!(failed, 0, "failed requests: {errors:?}");
+    assert!(report.sent > 100, "the load ran throughout ({})", report.sent);
+    assert_eq!(report.failed, 0, "failed requests: {:?}", report.errors);
 }
 
 #[test]

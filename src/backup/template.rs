@@ -1,6 +1,7 @@
-//! Command templates of backup jobs: `{file}`, `{directory}`, `{timestamp}` and `{job}` are
-//! replaced by shell-quoted values (`sh_quote`), so a value is always one word of data and
-//! never code.
+//! Command templates: placeholders such as `{file}` (backup jobs) or `{to_port}` (deploy
+//! hooks) are replaced by shell-quoted values (`sh_quote`), so a value is always one word of
+//! data and never code. Backup jobs use `check`/`render` with their four placeholders; other
+//! commands name their own placeholders with `check_with`/`render_with`.
 //!
 //! Quoting only protects a value where the shell reads it as a word. Templates are therefore
 //! checked (when the profile is loaded, and again before every render) and refused when a
@@ -112,7 +113,7 @@ fn reparses(words: &[Word]) -> bool {
     false
 }
 
-fn scan(template: &str) -> Scan {
+fn scan(template: &str, known_names: &[&'static str]) -> Scan {
     let chars: Vec<char> = template.chars().collect();
     let mut s = Scan::default();
     let mut text = String::new();
@@ -147,7 +148,7 @@ fn scan(template: &str) -> Scan {
     while i < chars.len() {
         let c = chars[i];
         if let Some((name, len)) = placeholder_at(&chars, i) {
-            match PLACEHOLDERS.iter().find(|p| **p == name) {
+            match known_names.iter().find(|p| **p == name) {
                 Some(known) => {
                     if quote != Quote::None {
                         let inside = match quote {
@@ -175,7 +176,7 @@ fn scan(template: &str) -> Scan {
                 None => {
                     s.errors.push(format!(
                         "unknown placeholder {{{name}}} (known: {})",
-                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+                        known_names.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
                     ));
                     text.push_str(&format!("{{{name}}}"));
                 }
@@ -268,7 +269,12 @@ fn scan(template: &str) -> Scan {
 /// Problems of a command template: unknown or unsafe placeholders, and the placeholders in
 /// `required` it does not use. Empty when the template is fine.
 pub fn check(template: &str, required: &[&str]) -> Vec<String> {
-    let s = scan(template);
+    check_with(template, &PLACEHOLDERS, required)
+}
+
+/// `check` for a command whose placeholders are `known`.
+pub fn check_with(template: &str, known: &[&'static str], required: &[&str]) -> Vec<String> {
+    let s = scan(template, known);
     let mut errors = s.errors;
     for r in required {
         if !s.used.contains(r) {
@@ -281,7 +287,13 @@ pub fn check(template: &str, required: &[&str]) -> Vec<String> {
 /// The command with every placeholder replaced by its shell-quoted value. Refuses a template
 /// `check` refuses (the engine never builds a command that could run a value as code).
 pub fn render(template: &str, vars: &Vars) -> Result<String, String> {
-    let s = scan(template);
+    render_with(template, &PLACEHOLDERS, |name| vars.get(name).to_string())
+}
+
+/// `render` for a command whose placeholders are `known`; `value` gives each one's value
+/// (unquoted: it is quoted here).
+pub fn render_with(template: &str, known: &[&'static str], value: impl Fn(&str) -> String) -> Result<String, String> {
+    let s = scan(template, known);
     if let Some(e) = s.errors.into_iter().next() {
         return Err(e);
     }
@@ -289,7 +301,7 @@ pub fn render(template: &str, vars: &Vars) -> Result<String, String> {
     for p in s.pieces {
         match p {
             Piece::Text(t) => out.push_str(&t),
-            Piece::Placeholder(name) => out.push_str(&sh_quote(vars.get(name))),
+            Piece::Placeholder(name) => out.push_str(&sh_quote(&value(name))),
         }
     }
     Ok(out)

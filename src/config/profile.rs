@@ -103,10 +103,21 @@ pub struct DeploySpec {
     /// Run on a replica's host after its replacement passed the health gate.
     #[serde(default)]
     pub post_start: Vec<HookSpec>,
+    /// start-first: the environment variable the app reads its listening port from (set to
+    /// the replacement's own port). Published host ports on that port move with it.
+    pub port_env: Option<Spanned<String>>,
+    /// start-first: ports the replacements are given, "8100-8199" (or one port, "8100").
+    pub port_range: Option<Spanned<String>>,
+    /// start-first: moves a replica's traffic to its replacement (and back on a rollback).
+    #[serde(default)]
+    pub switch: Vec<HookSpec>,
+    /// start-first: how long the old replica keeps running after the switch. Default "1s".
+    pub drain: Option<ConfigDuration>,
 }
 
-/// A command run on a host. Placeholders {service}, {host}, {container}, {image}, {port},
-/// {release} are replaced by shell-quoted values.
+/// A command run on a host. Placeholders ({service}, {image}, {release}, {host}; around a
+/// replica also {address}, {container}, {port}; in `switch` also {from_container},
+/// {to_container}, {from_port}, {to_port}) are replaced by shell-quoted values.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookSpec {
@@ -168,6 +179,50 @@ pub struct Deploy {
     pub pre_deploy: Vec<HookSpec>,
     pub pre_stop: Vec<HookSpec>,
     pub post_start: Vec<HookSpec>,
+    /// start-first: see `DeploySpec`.
+    pub port_env: Option<String>,
+    pub port_range: Option<PortRange>,
+    pub switch: Vec<HookSpec>,
+    pub drain: Duration,
+}
+
+/// An inclusive range of TCP ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    /// "8100-8199" or "8100".
+    pub fn parse(s: &str) -> Result<PortRange, String> {
+        let port = |p: &str| match p.trim().parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{:?} is not a TCP port (1-65535)", p.trim())),
+        };
+        let (first, last) = match s.split_once('-') {
+            Some((a, b)) => (port(a)?, port(b)?),
+            None => (port(s)?, port(s)?),
+        };
+        if first > last {
+            return Err(format!("port range {s:?} ends before it starts"));
+        }
+        Ok(PortRange { first, last })
+    }
+
+    pub fn ports(self) -> impl Iterator<Item = u16> {
+        self.first..=self.last
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
 }
 
 impl Default for Deploy {
@@ -181,6 +236,10 @@ impl Default for Deploy {
             pre_deploy: vec![],
             pre_stop: vec![],
             post_start: vec![],
+            port_env: None,
+            port_range: None,
+            switch: vec![],
+            drain: Duration::from_secs(1),
         }
     }
 }
@@ -327,7 +386,13 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
                         false
                     }
                 };
-                for h in d.pre_deploy.iter().chain(&d.pre_stop).chain(&d.post_start) {
+                use crate::deploy::hooks::{self, HookKind};
+                let kinds = d.pre_deploy.iter().map(|h| ("pre_deploy", HookKind::Deploy, h));
+                let kinds = kinds
+                    .chain(d.pre_stop.iter().map(|h| ("pre_stop", HookKind::Replica, h)))
+                    .chain(d.post_start.iter().map(|h| ("post_start", HookKind::Replica, h)))
+                    .chain(d.switch.iter().map(|h| ("switch", HookKind::Switch, h)));
+                for (field, kind, h) in kinds {
                     if let Some(host) = &h.host {
                         if !host_names.contains(host) {
                             errors.push(err(
@@ -336,7 +401,30 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
                             ));
                         }
                     }
+                    for problem in hooks::check(kind, &h.run) {
+                        errors
+                            .push(err(s.name.span(), format!("service {name:?}: {field} hook {:?}: {problem}", h.run)));
+                    }
                 }
+                let port_range = d.port_range.as_ref().and_then(|r| match PortRange::parse(r.get_ref()) {
+                    Ok(range) => Some(range),
+                    Err(e) => {
+                        errors.push(err(r.span(), format!("service {name:?}: port_range: {e}")));
+                        None
+                    }
+                });
+                let port_env = d.port_env.as_ref().map(|v| {
+                    let ok = !v.get_ref().is_empty()
+                        && v.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && !v.get_ref().starts_with(|c: char| c.is_ascii_digit());
+                    if !ok {
+                        errors.push(err(
+                            v.span(),
+                            format!("service {name:?}: port_env {:?} is not an environment variable name", v.get_ref()),
+                        ));
+                    }
+                    v.get_ref().clone()
+                });
                 Deploy {
                     start_first,
                     batch_size: d.batch_size.unwrap_or(1).max(1),
@@ -346,6 +434,10 @@ fn validate(path: &Path, source: &str, raw: RawProfile) -> Result<Profile, Confi
                     pre_deploy: d.pre_deploy.clone(),
                     pre_stop: d.pre_stop.clone(),
                     post_start: d.post_start.clone(),
+                    port_env,
+                    port_range,
+                    switch: d.switch.clone(),
+                    drain: d.drain.map(|x| x.0).unwrap_or(Duration::from_secs(1)),
                 }
             }
         };

@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod gate;
+pub mod hooks;
 pub mod journal;
 pub mod lock;
 pub mod plan;
+pub mod ports;
 pub mod recreate;
 pub mod runner;
 pub mod swarm;

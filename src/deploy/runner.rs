@@ -5,18 +5,21 @@
 
 use super::audit::{self, AuditEntry};
 use super::gate::{wait_healthy, GateFailure, GateResult};
+use super::hooks::Vars;
 use super::journal::{self, Release, ReleaseState, ReplicaOutcome};
 use super::lock::{self, Holder, LockResult};
 use super::plan::{Plan, PlannedReplica};
+use super::ports::parked_name;
 use super::recreate::{replacement_body, Ops};
 use crate::fleet::worker::HostLink;
-use crate::ssh::quote::sh_quote;
 use crate::ssh::SshSession;
 use bollard::Docker;
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+
+mod beside;
 
 /// How long a step waits for a dropped host connection to come back before giving up.
 const RECONNECT_WAIT: Duration = Duration::from_secs(90);
@@ -87,7 +90,12 @@ pub struct Runner {
 struct Moved {
     replica: PlannedReplica,
     new_id: Option<String>,
+    /// start-first: where the replacement runs beside the old replica.
+    beside: Option<beside::Beside>,
 }
+
+/// A replica that could not be replaced: what was moved, why, and the gate's evidence.
+type ReplaceFailure = (Moved, String, Option<GateFailure>);
 
 impl Runner {
     async fn note(&self, s: impl Into<String>) {
@@ -256,7 +264,8 @@ impl Runner {
         for hook in &self.plan.service_spec.deploy.pre_deploy {
             let host = hook.host.clone().unwrap_or_else(|| self.plan.hosts[0].clone());
             self.note(format!("before the deploy, on {host}: {}", hook.run)).await;
-            if let Err(e) = self.run_hook(&host, &hook.run, None).await {
+            let vars = Vars::deploy(&self.plan.service, &self.plan.to_image, &self.plan.release_id, &host);
+            if let Err(e) = self.run_hook(&host, &hook.run, &vars).await {
                 release.state = ReleaseState::Aborted;
                 release.reason = Some(format!("pre-deploy step failed on {host}: {e}"));
                 return Ok(self.finish(release, &locked).await);
@@ -273,16 +282,21 @@ impl Runner {
             self.note(format!("batch {} of {}", bi + 1, self.plan.batches.len())).await;
             for r in batch {
                 self.phase(r, Phase::Replacing).await;
-                let res = self.replace(r).await;
+                let res = if self.plan.service_spec.deploy.start_first {
+                    self.replace_beside(r).await
+                } else {
+                    let plain = |new_id| Moved { replica: r.clone(), new_id, beside: None };
+                    self.replace(r).await.map(|id| plain(Some(id))).map_err(|(id, why, gate)| (plain(id), why, gate))
+                };
                 match res {
-                    Ok(new_id) => {
-                        set_outcome(&mut release, r, Some(new_id.clone()), "healthy");
-                        moved.push(Moved { replica: r.clone(), new_id: Some(new_id) });
+                    Ok(m) => {
+                        set_outcome(&mut release, r, m.new_id.clone(), "healthy");
+                        moved.push(m);
                         self.phase(r, Phase::Healthy).await;
                     }
-                    Err((new_id, reason, gate)) => {
-                        set_outcome(&mut release, r, new_id.clone(), &format!("failed: {reason}"));
-                        moved.push(Moved { replica: r.clone(), new_id });
+                    Err((m, reason, gate)) => {
+                        set_outcome(&mut release, r, m.new_id.clone(), &format!("failed: {reason}"));
+                        moved.push(m);
                         self.phase(r, Phase::Failed).await;
                         if let Some(f) = gate {
                             let _ = self
@@ -399,7 +413,8 @@ impl Runner {
         let old_name = old.name.clone().unwrap_or_default().trim_start_matches('/').to_string();
         if old_name != parked {
             for hook in &self.plan.service_spec.deploy.pre_stop {
-                self.run_hook(hook.host.as_deref().unwrap_or(&r.host), &hook.run, Some(r))
+                let vars = self.plan.hook_vars(r, r.port);
+                self.run_hook(hook.host.as_deref().unwrap_or(&r.host), &hook.run, &vars)
                     .await
                     .map_err(|e| (e, None))?;
             }
@@ -431,7 +446,8 @@ impl Runner {
                 ))
                 .await;
                 for hook in &self.plan.service_spec.deploy.post_start {
-                    self.run_hook(hook.host.as_deref().unwrap_or(&r.host), &hook.run, Some(r))
+                    let vars = self.plan.hook_vars(r, r.port);
+                    self.run_hook(hook.host.as_deref().unwrap_or(&r.host), &hook.run, &vars)
                         .await
                         .map_err(|e| (e, None))?;
                 }
@@ -457,7 +473,8 @@ impl Runner {
         let mut all_ok = true;
         for m in moved.iter().rev() {
             self.phase(&m.replica, Phase::RollingBack).await;
-            match self.revert(m).await {
+            let res = if m.beside.is_some() { self.revert_beside(m).await } else { self.revert(m).await };
+            match res {
                 Ok(()) => {
                     set_outcome(release, &m.replica, m.new_id.clone(), "rolled back");
                     self.phase(&m.replica, Phase::RolledBack).await;
@@ -511,7 +528,8 @@ impl Runner {
             {
                 GateResult::Healthy { .. } => {
                     for hook in &self.plan.service_spec.deploy.post_start {
-                        let _ = self.run_hook(hook.host.as_deref().unwrap_or(&r.host), &hook.run, Some(r)).await;
+                        let vars = self.plan.hook_vars(r, r.port);
+                        let _ = self.run_hook(hook.host.as_deref().unwrap_or(&r.host), &hook.run, &vars).await;
                     }
                     return Ok(());
                 }
@@ -524,8 +542,11 @@ impl Runner {
     }
 
     /// After success: the parked old containers are removed (their images stay, so a
-    /// rollback is immediate).
+    /// rollback is immediate). start-first keeps them, stopped (see `cleanup_beside`).
     async fn cleanup(&self, moved: &[Moved]) {
+        if self.plan.service_spec.deploy.start_first {
+            return self.cleanup_beside(moved).await;
+        }
         for m in moved {
             if let Ok((_, docker)) = self.live(&m.replica.host).await {
                 if let Err(e) = (Ops { docker: &docker }).remove(&m.replica.container_id).await {
@@ -535,16 +556,9 @@ impl Runner {
         }
     }
 
-    async fn run_hook(&self, host: &str, command: &str, r: Option<&PlannedReplica>) -> Result<(), String> {
+    async fn run_hook(&self, host: &str, command: &str, vars: &Vars) -> Result<(), String> {
         let (session, _) = self.live(host).await?;
-        let mut cmd = command
-            .replace("{service}", &sh_quote(&self.plan.service))
-            .replace("{image}", &sh_quote(&self.plan.to_image))
-            .replace("{release}", &sh_quote(&self.plan.release_id))
-            .replace("{host}", &sh_quote(host));
-        if let Some(r) = r {
-            cmd = cmd.replace("{container}", &sh_quote(&r.container));
-        }
+        let cmd = vars.render(command)?;
         let out = session.exec(&cmd).await.map_err(|e| e.to_string())?;
         if out.success() {
             Ok(())
@@ -587,11 +601,6 @@ impl Runner {
         let _ = self.events.send(DeployEvent::Finished(Box::new(release.clone()))).await;
         release
     }
-}
-
-fn parked_name(name: &str, release: &str) -> String {
-    let tail: String = release.chars().rev().take(6).collect::<String>().chars().rev().collect();
-    format!("{name}-old-{tail}")
 }
 
 fn set_outcome(release: &mut Release, r: &PlannedReplica, to_id: Option<String>, outcome: &str) {

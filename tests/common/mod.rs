@@ -2,6 +2,8 @@
 //! and a fleet of fleetdeck workers watching it.
 #![allow(dead_code)]
 
+pub mod traffic;
+
 use fleetdeck::config::hosts::resolve_hosts;
 use fleetdeck::config::Profile;
 use fleetdeck::fleet::model::FleetState;
