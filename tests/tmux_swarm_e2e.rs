@@ -27,12 +27,18 @@ fn deploy_and_roll_back_a_swarm_service_from_the_wizard() {
         sb.profile_path.display()
     );
     let tmux = Tmux::start(&format!("{}-swarm", sb.prefix), 170, 45, &cmd);
-    tmux.wait_for("dashboard", 60, |s| s.contains("1/1 hosts") && s.contains("▸ web"));
+    // the engine's tasks are the replicas of the profile's web
+    let s = tmux.wait_for("dashboard", 60, |s| {
+        s.contains("1/1 hosts") && s.lines().any(|l| l.contains("▸ web") && l.contains("2/2"))
+    });
+    assert!(!s.contains(&format!("{service}.1.")), "no task is left unclaimed: {s}");
 
     // D on web: the wizard learns it is a Swarm service, lists the images
     tmux.send(&["D"]);
-    let s = tmux.wait_for("image choice", 60, |s| s.contains("choose an image") && s.contains(&v("v2")));
-    assert!(s.contains("is a Swarm service") && s.contains("manager host-1"), "{s}");
+    let s = tmux.wait_for("image choice", 60, |s| {
+        s.contains("choose an image") && s.contains(&v("v2")) && s.contains("is a Swarm service")
+    });
+    assert!(s.contains("web is a Swarm service: the engine updates it, through the manager host-1"), "{s}");
     tmux.type_text(&v("v2"));
     tmux.send(&["Enter"]);
     let s =

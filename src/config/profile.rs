@@ -153,6 +153,9 @@ pub struct Profile {
     pub backups: Vec<super::backup::BackupJob>,
 }
 
+/// The label the engine puts on a Swarm task's container: its Swarm service's name.
+pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";
+
 /// How a service's containers are recognised, and how its health is probed.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -260,6 +263,11 @@ pub struct Probe {
 impl Service {
     /// Does a container with these labels and this name belong to the service?
     pub fn matches(&self, name: &str, label: impl Fn(&str) -> Option<String>) -> bool {
+        // A Swarm task belongs to the service whose Swarm service stands for it: named like
+        // it, or a stack's `<stack>_<name>` (as the deploy engine finds it).
+        if let Some(swarm) = label(SWARM_SERVICE_LABEL) {
+            return swarm == self.name || swarm.strip_suffix(self.name.as_str()).is_some_and(|p| p.ends_with('_'));
+        }
         if self.compose_project.is_none() && self.compose_service.is_none() && self.container_name.is_none() {
             return false;
         }

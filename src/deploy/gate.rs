@@ -93,7 +93,7 @@ pub async fn wait_healthy(
                 // Docker is satisfied (or the image has no healthcheck): ask the probes.
                 let mut results = Vec::new();
                 for p in &service.probes {
-                    results.push(probe::run(session, &service.name, p, &c).await);
+                    results.push(probe::run(session, &service.name, p, &c, service.deploy.port_env.as_deref()).await);
                 }
                 let all_healthy = results.iter().all(|r| r.verdict == ProbeVerdict::Healthy);
                 let answered_badly =

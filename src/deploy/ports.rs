@@ -37,9 +37,7 @@ pub fn is_parked(c: &ContainerInfo) -> bool {
 /// The port a container listens on, as start-first sees it: its `port_env` variable, else
 /// its `fleetdeck.port` label, else its first published TCP port.
 pub fn current_port(c: &ContainerInfo, port_env: Option<&str>) -> Option<u16> {
-    let from_env = port_env.and_then(|var| {
-        c.env.iter().rev().find_map(|e| e.strip_prefix(var)?.strip_prefix('=')?.trim().parse::<u16>().ok())
-    });
+    let from_env = port_env.and_then(|var| c.env_port(var));
     from_env.or_else(|| c.labels.get(PORT_LABEL).and_then(|p| p.parse().ok())).or_else(|| c.probe_port(None))
 }
 

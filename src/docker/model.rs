@@ -79,6 +79,21 @@ impl ContainerInfo {
         self.ports.iter().find_map(published).or_else(|| self.labels.get("fleetdeck.port").and_then(|p| p.parse().ok()))
     }
 
+    /// The port to reach the app on: the published port of `container_port`, else the value
+    /// of the `port_env` variable in its environment (an app on the host network reading its
+    /// port from e.g. `PORT`), else [`probe_port`](Self::probe_port)'s fallbacks.
+    pub fn listening_port(&self, container_port: Option<u16>, port_env: Option<&str>) -> Option<u16> {
+        let mapped = container_port.and_then(|cp| {
+            self.ports.iter().filter(|p| p.container_port == cp && p.protocol == "tcp").find_map(|p| p.host_port)
+        });
+        mapped.or_else(|| self.env_port(port_env?)).or_else(|| self.probe_port(container_port))
+    }
+
+    /// The port in the environment variable `var` (the last setting wins).
+    pub fn env_port(&self, var: &str) -> Option<u16> {
+        self.env.iter().rev().find_map(|e| e.strip_prefix(var)?.strip_prefix('=')?.trim().parse::<u16>().ok())
+    }
+
     pub fn from_inspect(c: ContainerInspectResponse) -> ContainerInfo {
         let state = c.state.clone().unwrap_or_default();
         let config = c.config.clone().unwrap_or_default();
@@ -243,5 +258,11 @@ mod tests {
         });
         assert_eq!(c.probe_port(Some(8080)), Some(8082));
         assert_eq!(c.probe_port(None), Some(8081));
+        // the app's own variable comes before the label and other published ports
+        c.env.push("PORT=7001".into());
+        assert_eq!(c.listening_port(None, Some("PORT")), Some(7001));
+        assert_eq!(c.listening_port(Some(8080), Some("PORT")), Some(8082));
+        assert_eq!(c.listening_port(None, None), Some(8081));
+        assert_eq!(c.listening_port(None, Some("HTTP_PORT")), Some(8081));
     }
 }

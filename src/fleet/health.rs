@@ -132,8 +132,10 @@ pub fn summarize(services: &[Service], fleet: &FleetState) -> Vec<ServiceSummary
             match idx {
                 Some(i) => out[i].replicas.push(replica),
                 None => {
-                    let group = match (&c.compose_project, &c.compose_service) {
-                        (Some(p), Some(s)) => format!("{p}/{s}"),
+                    let swarm = c.labels.get(crate::config::profile::SWARM_SERVICE_LABEL);
+                    let group = match (&c.compose_project, &c.compose_service, swarm) {
+                        (_, _, Some(swarm)) => format!("swarm/{swarm}"),
+                        (Some(p), Some(s), _) => format!("{p}/{s}"),
                         _ => c.name.clone(),
                     };
                     match extra.iter_mut().find(|s| s.name == group) {
@@ -217,5 +219,25 @@ mod tests {
         assert_eq!(rollup(&[r(Unknown), r(Unknown)]), Unknown);
         assert_eq!(rollup(&[r(Healthy), r(Degraded)]), Degraded);
         assert_eq!(rollup(&[r(Healthy), r(Unknown)]), Degraded);
+    }
+
+    #[test]
+    fn swarm_tasks_belong_to_the_service_their_swarm_service_stands_for() {
+        let text = "name = \"p\"\n[[hosts]]\nname = \"h\"\naddress = \"10.0.0.1\"\n\
+                    [[services]]\nname = \"web\"\ncompose_service = \"web\"\n\
+                    [[services]]\nname = \"api\"\ncompose_service = \"api\"\n";
+        let profile = crate::config::Profile::parse(std::path::Path::new("p.toml"), text).unwrap();
+        fn task(swarm: &'static str) -> impl Fn(&str) -> Option<String> {
+            move |k: &str| (k == crate::config::profile::SWARM_SERVICE_LABEL).then(|| swarm.to_string())
+        }
+        let (web, api) = (&profile.services[0], &profile.services[1]);
+        assert!(web.matches("shop_web.1.x", task("shop_web")), "a stack's <stack>_web");
+        assert!(web.matches("web.2.y", task("web")), "named like the service");
+        assert!(!web.matches("shop_webhooks.1.z", task("shop_webhooks")));
+        assert!(!web.matches("webx.1.z", task("webx")));
+        assert!(!api.matches("shop_web.1.x", task("shop_web")));
+        // a plain compose container still matches by its compose labels
+        let compose = |k: &str| (k == "com.docker.compose.service").then(|| "web".to_string());
+        assert!(web.matches("shop-web-1", compose));
     }
 }

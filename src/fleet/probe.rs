@@ -14,7 +14,15 @@ const MAX_BODY: usize = 64 * 1024;
 const KEPT_BODY: usize = 4 * 1024;
 
 /// Run `probe` against `container`; never fails: errors become an unhealthy result.
-pub async fn run(session: &SshSession, service: &str, probe: &Probe, container: &ContainerInfo) -> ProbeResult {
+/// Probe `container` of `service`; `port_env` is the service's `deploy.port_env` (the variable
+/// its app reads its port from), for `{port}` in the probe's URL.
+pub async fn run(
+    session: &SshSession,
+    service: &str,
+    probe: &Probe,
+    container: &ContainerInfo,
+    port_env: Option<&str>,
+) -> ProbeResult {
     let started = Instant::now();
     let mut result = ProbeResult {
         service: service.to_string(),
@@ -30,11 +38,13 @@ pub async fn run(session: &SshSession, service: &str, probe: &Probe, container: 
         latency_ms: 0,
     };
     let url = if probe.url.contains("{port}") {
-        match container.probe_port(probe.container_port) {
+        match container.listening_port(probe.container_port, port_env) {
             Some(port) => probe.url.replace("{port}", &port.to_string()),
             None => {
-                result.error =
-                    Some("no port to probe: the container publishes none and has no fleetdeck.port label".into());
+                result.error = Some(
+                    "no port to probe: the container publishes none, has no fleetdeck.port label, and the service sets no port_env"
+                        .into(),
+                );
                 return result;
             }
         }

@@ -335,7 +335,7 @@ impl Live<'_> {
                     let is_due = all || self.last_probe.get(&key).is_none_or(|t| now.duration_since(*t) >= p.interval);
                     if is_due {
                         self.last_probe.insert(key, now);
-                        due.push((s.name.clone(), p.clone(), c.clone()));
+                        due.push((s.name.clone(), s.deploy.port_env.clone(), p.clone(), c.clone()));
                     }
                 }
             }
@@ -345,9 +345,9 @@ impl Live<'_> {
         }
         let session = self.session.clone();
         let results: Vec<_> = futures::stream::iter(due)
-            .map(|(svc, p, c)| {
+            .map(|(svc, port_env, p, c)| {
                 let session = session.clone();
-                async move { probe::run(&session, &svc, &p, &c).await }
+                async move { probe::run(&session, &svc, &p, &c, port_env.as_deref()).await }
             })
             .buffer_unordered(8)
             .collect()

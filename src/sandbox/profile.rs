@@ -67,7 +67,8 @@ pub(crate) fn render(input: &ProfileInput<'_>) -> String {
         s.push_str(&format!("name = \"{service}\"\ncompose_project = \"demo\"\ncompose_service = \"{service}\"\n"));
         s.push_str("\n[[services.probes]]\nname = \"health\"\nurl = \"http://127.0.0.1:{port}/health\"\n");
         s.push_str("status_field = \"status\"\ninterval = \"2s\"\ntimeout = \"2s\"\n");
-        s.push_str("\n[services.deploy]\nhealth_timeout = \"30s\"\nmonitor = \"2s\"\nstop_timeout = \"2s\"\n");
+        // the demo app reads its port from PORT (it runs on the host network)
+        s.push_str("\n[services.deploy]\nport_env = \"PORT\"\nhealth_timeout = \"30s\"\nmonitor = \"2s\"\nstop_timeout = \"2s\"\n");
     }
     if let Some(log) = input.nginx_access_log {
         s.push_str("\n# nginx on the machine, in front of web: its access log shows in the log view\n");

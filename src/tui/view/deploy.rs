@@ -44,6 +44,12 @@ pub fn render_wizard(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
     let title = match &w.step {
         Step::PickImage { choices, selected, typed, loading } => {
+            if let Some(Some(manager)) = &w.swarm {
+                lines.push(Line::styled(
+                    format!("{} is a Swarm service: the engine updates it, through the manager {manager}", w.service),
+                    theme.accent,
+                ));
+            }
             lines.push(Line::raw("Pick the image to deploy (images present on the service's hosts), or type one:"));
             lines.push(Line::from(vec![
                 Span::styled("image: ", theme.accent),
