@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 mod app_logs;
+mod app_palette;
 pub mod backups;
 pub mod fuzzy;
 pub mod keymap;
