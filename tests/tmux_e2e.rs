@@ -44,9 +44,10 @@ fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
 
     // Drill into the container: details, probe body, verdict.
     tmux.send(&["Down", "Enter"]);
-    let screen = tmux.wait_for("container detail", 60, |s| s.contains("verdict") && s.contains(&w1));
+    // (a capture can catch a frame half drawn: wait for the whole of it)
+    let screen = tmux
+        .wait_for("container detail", 60, |s| s.contains("verdict") && s.contains(&w1) && s.contains("probe health"));
     assert!(screen.contains("fleetdeck-demo/web:v1"), "{screen}");
-    assert!(screen.contains("probe health"), "{screen}");
 
     // Help lists the bindings from the keymap.
     // (a person pauses after Esc; ESC followed at once by "?" reads as alt-?)
@@ -57,6 +58,14 @@ fn launch_filter_drill_in_help_and_quit_in_a_real_terminal() {
     assert!(screen.contains("quit") && screen.contains("filter"), "{screen}");
     tmux.send(&["Escape"]);
     tmux.wait_for("dashboard again", 60, |s| s.contains("Hosts (2)"));
+
+    // L: fleetdeck's own log, with what happened so far (both hosts connected)
+    tmux.send(&["L"]);
+    let screen =
+        tmux.wait_for("the app log", 60, |s| s.contains("fleetdeck log") && s.contains("host-2: connected to"));
+    assert!(screen.contains("host-1: connected to"), "{screen}");
+    tmux.send(&["L"]);
+    tmux.wait_for("the app log closed", 60, |s| !s.contains("fleetdeck log"));
 
     // Quit: the process exits 0 and the terminal is restored (main screen, cursor shown).
     tmux.send(&["q"]);

@@ -5,6 +5,7 @@ pub mod action;
 pub mod app;
 mod app_logs;
 mod app_palette;
+pub mod applog;
 pub mod backups;
 pub mod fuzzy;
 pub mod keymap;

@@ -68,8 +68,7 @@ pub fn run_console(profile_path: &Path, ui: &UiArgs) -> i32 {
             return 2;
         }
     };
-    let _ = tui_logger::init_logger(log::LevelFilter::Debug);
-    tui_logger::set_default_level(log::LevelFilter::Info);
+    super::applog::install();
     let _ = color_eyre::install();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -132,6 +131,9 @@ async fn event_loop(
     while !app.should_quit {
         // Draw when something changed, at most once a frame, except right after a key.
         if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
+            if app.show_log {
+                super::applog::flush();
+            }
             terminal.draw(|f| view::render(f, f.area(), &app, &theme))?;
             app.dirty = false;
             last_draw = tokio::time::Instant::now();
@@ -176,7 +178,10 @@ async fn event_loop(
             }
             Some(p) = prompt_rx.recv() => app.update(Msg::Prompt(p)),
             Some(m) = bg_rx.recv() => app.update(m),
-            _ = tick.tick() => app.update(Msg::Tick(chrono::Utc::now())),
+            _ = tick.tick() => {
+                super::applog::flush();
+                app.update(Msg::Tick(chrono::Utc::now()))
+            }
             _ = tokio::time::sleep_until(next_frame), if app.dirty => vec![],
             _ = term_signal.recv() => break,
             _ = hup_signal.recv() => break,
