@@ -141,6 +141,10 @@ pub struct Round {
     pub store_len: usize,
     pub view_burst: usize,
     pub keys: Vec<Duration>,
+    /// During each key's latency: the time the UI thread ran, and waited on a run queue (for
+    /// a CPU; a wait is booked when it ends, so one that began before the key counts whole).
+    pub keys_ran: Vec<Duration>,
+    pub keys_queued: Vec<Duration>,
     /// fleetdeck: the largest drained batch, and the longest `Msg::Logs` update and frame.
     pub max_batch: usize,
     pub max_ingest: Duration,
@@ -425,6 +429,12 @@ fn case_rows(count: usize, case: &Case, fd: &[Round], rw: &[Round]) -> Vec<Row> 
     let lines = |v: &[Round]| v.iter().map(|r| r.lines).sum::<usize>().max(1) as f64;
     let who = format!("{count} container(s)");
     let keys: Vec<Duration> = fd.iter().flat_map(|r| r.keys.iter().copied()).collect();
+    let ran: Vec<Duration> = fd.iter().flat_map(|r| r.keys_ran.iter().copied()).collect();
+    let queued: Vec<Duration> = fd.iter().flat_map(|r| r.keys_queued.iter().copied()).collect();
+    let slow: Vec<String> = (0..keys.len())
+        .filter(|&i| ms(keys[i]) > 50.0)
+        .map(|i| format!("{:.0} ms (ran {:.1}, waited {:.0})", ms(keys[i]), ms(ran[i]), ms(queued[i])))
+        .collect();
     let lost = |v: &[Round]| v.iter().map(|r| case.expected().saturating_sub(r.lines) as u64).sum::<u64>();
     let repeated = |v: &[Round]| v.iter().map(|r| r.repeated).sum::<usize>();
     let mut rows = vec![
@@ -506,6 +516,7 @@ fn case_rows(count: usize, case: &Case, fd: &[Round], rw: &[Round]) -> Vec<Row> 
         },
     ];
     if let Some((p50, p99, max)) = percentiles(&keys) {
+        let (r50, r99, rmax) = percentiles(&ran).unwrap_or_default();
         rows.push(Row {
             what: format!("{who}: key latency while ingesting"),
             value: format!("p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({} keys)", keys.len()),
@@ -516,6 +527,16 @@ fn case_rows(count: usize, case: &Case, fd: &[Round], rw: &[Round]) -> Vec<Row> 
                 fd.iter().map(|r| r.max_batch).max().unwrap_or(0),
                 fd.iter().map(|r| ms(r.max_ingest)).fold(0.0, f64::max),
                 fd.iter().map(|r| ms(r.max_draw)).fold(0.0, f64::max)
+            ),
+        });
+        rows.push(Row {
+            what: format!("{who}: UI thread's running time per key"),
+            value: format!("p50 {r50:.1} ms, p99 {r99:.1} ms, max {rmax:.1} ms"),
+            target: "≤ 50 ms".into(),
+            how: format!(
+                "CPU the event loop thread used between injection and frame (/proc schedstat); \
+                 keys over 50 ms (ran, waited for a CPU on a run queue): {}",
+                if slow.is_empty() { "none".to_string() } else { slow.join(", ") }
             ),
         });
     }

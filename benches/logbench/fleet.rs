@@ -36,6 +36,17 @@ const HEIGHT: u16 = 50;
 /// Lines in the buffer for the render measurement.
 const RENDER_LINES: usize = 100_000;
 
+/// Time thread `tid` of this process has spent running and waiting on a run queue (ready but
+/// not given a CPU), from `/proc/self/task/TID/schedstat`.
+fn schedstat(tid: i32) -> Option<(Duration, Duration)> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    let mut f = text.split_whitespace().map(|v| v.parse::<u64>().ok());
+    Some((Duration::from_nanos(f.next()??), Duration::from_nanos(f.next()??)))
+}
+
+/// A key as injected: when, and the UI thread's schedstat then.
+type Injected = (Instant, Option<(Duration, Duration)>);
+
 /// Sends the injection time of a key every 50-150 ms while `on`.
 struct KeyInjector {
     on: Arc<AtomicBool>,
@@ -43,7 +54,7 @@ struct KeyInjector {
 }
 
 impl KeyInjector {
-    fn start(tx: mpsc::UnboundedSender<Instant>) -> KeyInjector {
+    fn start(tx: mpsc::UnboundedSender<Injected>, ui_tid: i32) -> KeyInjector {
         let (on, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
         let (on2, stop2) = (on.clone(), stop.clone());
         std::thread::Builder::new()
@@ -55,7 +66,7 @@ impl KeyInjector {
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
                     std::thread::sleep(Duration::from_millis(50 + rng % 101));
-                    if on2.load(Ordering::Relaxed) && tx.send(Instant::now()).is_err() {
+                    if on2.load(Ordering::Relaxed) && tx.send((Instant::now(), schedstat(ui_tid))).is_err() {
                         break;
                     }
                 }
@@ -85,8 +96,10 @@ pub struct Console {
     app: App,
     theme: Theme,
     term: Terminal<TestBackend>,
-    keys: mpsc::UnboundedReceiver<Instant>,
+    keys: mpsc::UnboundedReceiver<Injected>,
     injector: KeyInjector,
+    /// The thread running the event loop (this runtime's `block_on` thread).
+    ui_tid: i32,
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -104,7 +117,10 @@ impl Console {
         app.update(Msg::Resize(WIDTH, HEIGHT));
         let term = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).map_err(|e| e.to_string())?;
         let (tx, keys) = mpsc::unbounded_channel();
-        Ok(Console { profile, fleet, app, theme, term, keys, injector: KeyInjector::start(tx) })
+        // SAFETY: gettid has no preconditions.
+        let ui_tid = unsafe { libc::gettid() };
+        let injector = KeyInjector::start(tx, ui_tid);
+        Ok(Console { profile, fleet, app, theme, term, keys, injector, ui_tid })
     }
 
     fn draw(&mut self) -> Result<Duration, String> {
@@ -200,8 +216,8 @@ impl Console {
         let (mut ready, mut ended) = (HashSet::new(), HashSet::new());
         let want = case.containers.len();
         let mut seen: HashMap<u32, Seen> = HashMap::new();
-        let mut keys = Vec::new();
-        let mut pending_keys: Vec<Instant> = Vec::new();
+        let (mut keys, mut keys_ran, mut keys_queued) = (Vec::new(), Vec::new(), Vec::new());
+        let mut pending_keys: Vec<Injected> = Vec::new();
         let (mut up, mut start) = (true, None);
         let (mut cpu0, mut outside, mut dropped0) = (0.0, None, 0);
         let mut last_draw = Instant::now() - FRAME;
@@ -219,7 +235,17 @@ impl Console {
             }
             // a key is answered once its frame is drawn (or at once if it changed nothing)
             if !self.app.dirty {
-                keys.extend(pending_keys.drain(..).map(|t| t.elapsed()));
+                let now = schedstat(self.ui_tid);
+                for (sent, then) in pending_keys.drain(..) {
+                    keys.push(sent.elapsed());
+                    // meanwhile: how long the UI thread ran, and was ready but had no CPU
+                    let (ran, queued) = then
+                        .zip(now)
+                        .map(|((r0, w0), (r1, w1))| (r1.saturating_sub(r0), w1.saturating_sub(w0)))
+                        .unwrap_or_default();
+                    keys_ran.push(ran);
+                    keys_queued.push(queued);
+                }
             }
             urgent = false;
             check_interrupted()?;
@@ -295,6 +321,8 @@ impl Console {
             store_len: pane.store.len(),
             view_burst,
             keys,
+            keys_ran,
+            keys_queued,
             max_batch,
             max_ingest,
             max_draw,
@@ -383,7 +411,8 @@ pub fn summary(r: &Round, expected: usize) -> String {
         .map(|(p50, p99, max)| format!(", keys p50 {p50:.1} / p99 {p99:.1} / max {max:.1} ms"))
         .unwrap_or_default();
     let keys = format!(
-        "{keys} (largest batch {}, longest update {:.1} ms, frame {:.1} ms)",
+        "{keys} (longest run-queue wait {:.1} ms; largest batch {}, longest update {:.1} ms, frame {:.1} ms)",
+        r.keys_queued.iter().map(|d| ms(*d)).fold(0.0, f64::max),
         r.max_batch,
         ms(r.max_ingest),
         ms(r.max_draw)
