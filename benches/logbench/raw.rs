@@ -88,7 +88,8 @@ pub fn round(
             let mut child = cmd.spawn().map_err(|e| format!("ssh: {e}"))?;
             let out = child.stdout.take().ok_or("ssh without stdout")?;
             let (m, tx, seen) = (Markers::new(k), tx.clone(), Seen::new(case.per_container));
-            readers.push(std::thread::spawn(move || reader(out, m, seen, tx)));
+            let counter = std::thread::Builder::new().name("raw-counter".into());
+            readers.push(counter.spawn(move || reader(out, m, seen, tx)).map_err(|e| e.to_string())?);
             children.0.push(child);
         }
         drop(tx);
