@@ -2,7 +2,7 @@
 # Runs fleetdeck's benchmarks against a local sandbox fleet (real sshd + dockerd on loopback)
 # and prints a summary table. Numbers are printed, never asserted.
 #
-#   scripts/bench.sh              # every benchmark: startup, then idle (about 15 minutes)
+#   scripts/bench.sh              # startup, idle, then log_throughput (about 20 minutes)
 #   scripts/bench.sh startup      # only one (each is also `cargo bench --bench NAME`); other
 #                                 # [[bench]] targets of Cargo.toml can be named as well
 #
@@ -11,12 +11,17 @@
 #            running `docker ps` on each host one after another and all at once
 #   idle     what watching 200 containers over 5 hosts costs for 60 s: fleetdeck TUI's own
 #            CPU and RSS, the CPU it causes in the engines, beside 5 oxker instances
+#   log_throughput  lines/s from 1 and 20 containers writing as fast as they can, through SSH
+#            into the log view's buffer with a filter on, beside `ssh HOST docker logs -f` on
+#            the same containers (ratio); CPU, RSS, key latency while ingesting, render time
+#            with 100,000 lines buffered
 #
 # Settings (environment): FLEETDECK_BENCH_RUNS, FLEETDECK_BENCH_HOSTS, FLEETDECK_BENCH_ENGINES,
 # FLEETDECK_BENCH_WORKERS, FLEETDECK_BENCH_USER_HOME (startup); FLEETDECK_IDLE_SECS,
 # FLEETDECK_IDLE_WARMUP, FLEETDECK_IDLE_HOSTS, FLEETDECK_IDLE_PER_HOST,
-# FLEETDECK_IDLE_BREAKDOWN, OXKER (idle). See the header of benches/startup.rs and
-# benches/idle.rs.
+# FLEETDECK_IDLE_BREAKDOWN, OXKER (idle); FLEETDECK_LOGBENCH_LINES, FLEETDECK_LOGBENCH_CONTAINERS,
+# FLEETDECK_LOGBENCH_ROUNDS, FLEETDECK_LOGBENCH_TIMEOUT, FLEETDECK_LOGBENCH_FILTER,
+# FLEETDECK_LOGBENCH_LOG_MAX_SIZE (log_throughput). See the header of each benches/NAME.rs.
 #
 # Needs what the end-to-end tests need (root, dockerd, sshd, busybox-static, tmux: see
 # scripts/install-deps.sh) and, for the idle comparison, oxker (installed here with
@@ -27,10 +32,10 @@ cd "$(dirname "$0")/.."
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(startup idle)
+    benches=(startup idle log_throughput)
 fi
 # Other [[bench]] targets of Cargo.toml can be named too; they are run, and their own output is
-# their result (only startup and idle write the .tsv tables summarised below).
+# their result (startup, idle and log_throughput write the .tsv tables summarised below).
 known=$(awk '/^\[\[bench\]\]/ {b=1; next} b && /^name *=/ {gsub(/[" ]/, "", $0); sub(/name=/, ""); print; b=0}' Cargo.toml)
 for b in "${benches[@]}"; do
     if ! printf '%s\n' $known | grep -qx "$b"; then
@@ -80,5 +85,5 @@ for b in "${benches[@]}"; do
 done
 echo
 echo "full results (with how each number was measured): $results/*.tsv; logs: $results/*.log"
-echo "reproduce: scripts/bench.sh [startup] [idle]   or   cargo bench --bench startup|idle"
+echo "reproduce: scripts/bench.sh [startup] [idle] [log_throughput]   or   cargo bench --bench NAME"
 exit $status

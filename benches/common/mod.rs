@@ -1,4 +1,4 @@
-//! Shared helpers of the benchmarks (`benches/startup.rs`, `benches/idle.rs`): settings from
+//! Shared helpers of the benchmarks (`benches/startup.rs`, `benches/idle.rs`, ...): settings from
 //! the environment, statistics, /proc readings (CPU ticks, RSS, process trees), tmux servers
 //! that are killed on drop, Ctrl-C handling that still cleans up, and the results file that
 //! `scripts/bench.sh` summarises.

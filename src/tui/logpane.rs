@@ -117,24 +117,25 @@ impl LogPane {
         }
     }
 
-    /// Take new entries from the streams.
-    pub fn ingest(&mut self, entries: Vec<Entry>) {
-        for e in entries {
-            let outcome = self.store.insert(e);
-            // entries at or after a late insert move up by one
-            if let Some(hit) = self.search_hit_abs.as_mut() {
-                if outcome.abs <= *hit {
-                    *hit += 1;
-                }
-            }
-            let change = self.view.on_insert(&self.store, &outcome);
-            let counted = self.follow.new_since_pause;
-            self.follow.on_change(&change, self.view.len(), self.height);
-            if !self.follow.following {
-                // only what lands below the window is news; lines arriving inside it are seen
-                let below = change.inserted_at.is_some_and(|i| i >= self.follow.top + self.height);
-                self.follow.new_since_pause = counted + u64::from(below);
-            }
+    /// Take new entries from the streams, all at once: one merge into the store and the view
+    /// (`insert_batch`, `on_insert_batch`, `on_batch`: the consumer path `benches/log_store.rs`
+    /// measures, ~1.7x the entry-by-entry one; late entries cost one shift per batch).
+    pub fn ingest(&mut self, mut entries: Vec<Entry>) {
+        if entries.is_empty() {
+            return;
+        }
+        let outcome = self.store.insert_batch(&mut entries);
+        if let Some(hit) = self.search_hit_abs.as_mut() {
+            *hit += moved_up_by(&outcome.positions, *hit);
+        }
+        let change = self.view.on_insert_batch(&self.store, &outcome);
+        let counted = self.follow.new_since_pause;
+        self.follow.on_batch(&change, self.view.len(), self.height);
+        if !self.follow.following {
+            // only what lands below the window is news; lines arriving inside it are seen
+            let window_end = self.follow.top + self.height;
+            let below = change.inserted_at.iter().filter(|&&i| i >= window_end).count();
+            self.follow.new_since_pause = counted + below as u64;
         }
         if self.search_hit_abs.is_some_and(|hit| hit < self.store.first_abs()) {
             self.search_hit_abs = None;
@@ -341,6 +342,23 @@ impl LogPane {
     }
 }
 
+/// How far the entry that was at absolute position `abs` moved up when a batch went in at
+/// `positions` (ascending): by the number of new entries whose slot among the old ones
+/// (position minus rank) is at or before it. Those slots never decrease, hence the binary
+/// search.
+fn moved_up_by(positions: &[u64], abs: u64) -> u64 {
+    let (mut lo, mut hi) = (0, positions.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if positions[mid] - mid as u64 <= abs {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo as u64
+}
+
 /// A filter or regex error on one line: `invalid include pattern "[": unclosed character class`
 /// (the regex crate's errors draw the pattern and a caret over several lines).
 fn one_line(e: &str) -> String {
@@ -352,5 +370,152 @@ fn one_line(e: &str) -> String {
             format!("{head} {}", last.trim_start_matches("error: "))
         }
         None => first.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::line::{LogLine, StreamKind};
+
+    fn line(ts: i64, source: u32, text: &str) -> Entry {
+        Entry::Line(LogLine::new(ts, source, StreamKind::Stdout, text))
+    }
+
+    fn all_texts(p: &LogPane) -> Vec<String> {
+        p.store.iter().filter_map(Entry::as_line).map(|l| l.text.to_string()).collect()
+    }
+
+    fn view_texts(p: &LogPane) -> Vec<String> {
+        let rows = p.view.window(&p.store, 0, p.view.len());
+        rows.iter().filter_map(|e| e.as_line()).map(|l| l.text.to_string()).collect()
+    }
+
+    /// Batches with many late entries: each source's lines in time order, one source after
+    /// another, the sources' clocks interleaved (`LogSession::drain` sorts its batches by time,
+    /// so real batches are mostly in order; these exercise the late paths).
+    fn drained_batches(batches: usize, sources: u32) -> Vec<Vec<Entry>> {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut clocks = vec![0i64; sources as usize];
+        let mut n = 0;
+        (0..batches)
+            .map(|_| {
+                let mut batch = Vec::new();
+                for s in 0..sources {
+                    for _ in 0..next(12) {
+                        clocks[s as usize] += 1 + next(20) as i64;
+                        n += 1;
+                        let word = if next(3) == 0 { "keep" } else { "skip" };
+                        let needle = if next(7) == 0 { " needle" } else { "" };
+                        batch.push(line(clocks[s as usize], s, &format!("s{s} n{n} {word}{needle}")));
+                    }
+                }
+                batch
+            })
+            .collect()
+    }
+
+    fn pane(budget: usize) -> LogPane {
+        let mut p = LogPane::new("test".into(), budget);
+        p.height = 10;
+        p.include = "keep".into();
+        p.refilter();
+        p
+    }
+
+    /// The previous `ingest`: store, view and follow updated entry by entry (the reference).
+    fn ingest_entry_by_entry(p: &mut LogPane, entries: Vec<Entry>) {
+        for e in entries {
+            let outcome = p.store.insert(e);
+            if let Some(hit) = p.search_hit_abs.as_mut() {
+                if outcome.abs <= *hit {
+                    *hit += 1;
+                }
+            }
+            let change = p.view.on_insert(&p.store, &outcome);
+            p.follow.on_change(&change, p.view.len(), p.height);
+        }
+        if p.search_hit_abs.is_some_and(|hit| hit < p.store.first_abs()) {
+            p.search_hit_abs = None;
+        }
+    }
+
+    fn search(p: &mut LogPane, pattern: &str) {
+        p.edit(LogField::Search);
+        p.editing.as_mut().expect("editing").1.value = pattern.into();
+        assert_eq!(p.commit_edit(), None);
+    }
+
+    #[test]
+    fn batch_ingest_equals_entry_by_entry() {
+        for budget in [1_000_000, 150] {
+            let (mut batched, mut single) = (pane(budget), pane(budget));
+            for (i, batch) in drained_batches(120, 5).into_iter().enumerate() {
+                if i == 40 {
+                    // a search pauses the view on a match: both must keep it on the same line
+                    search(&mut batched, "needle");
+                    search(&mut single, "needle");
+                    assert!(!batched.follow.following);
+                }
+                ingest_entry_by_entry(&mut single, batch.clone());
+                batched.ingest(batch);
+                let ctx = format!("budget {budget}, batch {i}");
+                assert_eq!(all_texts(&batched), all_texts(&single), "{ctx}");
+                assert_eq!(view_texts(&batched), view_texts(&single), "{ctx}");
+                assert_eq!(
+                    (batched.follow.following, batched.follow.top),
+                    (single.follow.following, single.follow.top),
+                    "{ctx}"
+                );
+                assert_eq!(batched.search_hit(), single.search_hit(), "{ctx}");
+                if let Some(hit) = batched.search_hit() {
+                    let text = batched.view.entry_at(&batched.store, hit).and_then(Entry::as_line).unwrap();
+                    assert!(text.text.contains("needle"), "{ctx}: the hit left its line: {:?}", text.text);
+                }
+            }
+            assert!(batched.store.late_inserts() > 100, "the batches were interleaved");
+        }
+    }
+
+    #[test]
+    fn new_lines_are_counted_below_the_window_as_drawn_after_the_batch() {
+        let mut p = LogPane::new("test".into(), 1000);
+        p.height = 3;
+        p.ingest((0..10).map(|t| line(t * 10, 0, &format!("t{t}"))).collect());
+        p.follow.pause();
+        p.follow.top = 4; // rows t4, t5, t6
+                          // t55 lands on the last row, then t45 (same batch) pushes it below the window; t95
+                          // arrives below it
+        p.ingest(vec![line(55, 1, "t55"), line(45, 1, "t45"), line(95, 1, "t95")]);
+        assert_eq!(p.follow.top, 4);
+        let window: Vec<&str> = p
+            .view
+            .window(&p.store, p.follow.top, p.height)
+            .into_iter()
+            .filter_map(Entry::as_line)
+            .map(|l| &*l.text)
+            .collect();
+        assert_eq!(window, ["t4", "t45", "t5"]);
+        assert_eq!(p.follow.new_since_pause, 2, "t55 and t95 are not on screen; t45 is");
+        // lines above the window move it down and are not news
+        p.ingest(vec![line(5, 1, "t05")]);
+        assert_eq!((p.follow.top, p.follow.new_since_pause), (5, 2));
+    }
+
+    #[test]
+    fn search_hit_moves_with_lines_inserted_before_it() {
+        assert_eq!(moved_up_by(&[], 5), 0);
+        // old entries 0..=9; new ones went before old 2, before old 2 again, and after old 9
+        let positions = [2, 3, 12];
+        assert_eq!(moved_up_by(&positions, 1), 0);
+        assert_eq!(moved_up_by(&positions, 2), 2);
+        assert_eq!(moved_up_by(&positions, 9), 2);
+        assert_eq!(moved_up_by(&positions, 10), 3);
     }
 }
