@@ -167,13 +167,7 @@ pub fn run_deploy(ui: &UiArgs, a: &DeployArgs) -> i32 {
         if let Target::Swarm(t) = find_target(&c.profile, &c.hosts, &a.service).await? {
             let (kind, message) = (ReleaseKind::Deploy, a.message.clone());
             let plan = plan_deploy(&c.profile, &c.state, &t, &a.service, &a.image, kind, id, message).await?;
-            print!("{}", plan.to_text());
-            if a.dry_run {
-                println!("dry run: nothing changed");
-                return Ok(0);
-            }
-            return execute(c, SWARM_ABORT, |tx, control| plan.into_runner(tx, control, journal::who()).execute())
-                .await;
+            return run_swarm_plan(c, plan, a.dry_run).await;
         }
         let plan = make_plan(&c.profile, &c.state, &a.service, &a.image, ReleaseKind::Deploy, id, a.message.clone())?;
         print!("{}", plan.to_text());
@@ -186,6 +180,16 @@ pub fn run_deploy(ui: &UiArgs, a: &DeployArgs) -> i32 {
 }
 
 const SWARM_ABORT: &str = "aborting: asking the engine to roll back…";
+
+/// Print a Swarm plan, then (unless it is a dry run) carry it out (see [`execute`]).
+async fn run_swarm_plan(c: Connected, plan: crate::deploy::swarm::SwarmPlan, dry_run: bool) -> Result<i32, String> {
+    print!("{}", plan.to_text());
+    if dry_run {
+        println!("dry run: nothing changed");
+        return Ok(0);
+    }
+    execute(c, SWARM_ABORT, |tx, control| plan.into_runner(tx, control, journal::who()).execute()).await
+}
 
 /// Run a container plan (see [`execute`]).
 async fn run_plan(c: Connected, plan: crate::deploy::plan::Plan) -> Result<i32, String> {
@@ -330,13 +334,7 @@ pub fn run_rollback(ui: &UiArgs, a: &RollbackArgs) -> i32 {
         if let Target::Swarm(t) = find_target(&c.profile, &c.hosts, &a.service).await? {
             let (to, message) = (a.to.as_deref(), a.message.clone());
             let plan = plan_rollback(&c.profile, &c.state, &t, &a.service, &releases, to, id, message).await?;
-            print!("{}", plan.to_text());
-            if a.dry_run {
-                println!("dry run: nothing changed");
-                return Ok(0);
-            }
-            return execute(c, SWARM_ABORT, |tx, control| plan.into_runner(tx, control, journal::who()).execute())
-                .await;
+            return run_swarm_plan(c, plan, a.dry_run).await;
         }
         // What runs now, to find the release to go back to.
         let current =

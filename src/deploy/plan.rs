@@ -25,6 +25,24 @@ pub struct PlannedReplica {
     pub new_port: Option<u16>,
 }
 
+/// The first lines of a plan: `deploy web on profile shop (PROTECTED): a -> b`, `release r…`.
+pub fn heading(
+    kind: ReleaseKind,
+    service: &str,
+    profile: &str,
+    protected: bool,
+    from: &str,
+    to: &str,
+    release_id: &str,
+) -> String {
+    let verb = match kind {
+        ReleaseKind::Deploy => "deploy",
+        ReleaseKind::Rollback => "rollback",
+    };
+    let protected = if protected { " (PROTECTED)" } else { "" };
+    format!("{verb} {service} on profile {profile}{protected}: {from} -> {to}\nrelease {release_id}\n")
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub release_id: String,
@@ -68,18 +86,17 @@ impl Plan {
 
     /// The plan as a person reads it (the wizard shows the same lines).
     pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "{} {} on profile {}{}: {} -> {}\nrelease {}\nstrategy {} · health gate: {} · timeout {}s · monitor {}s · graceful stop {}s\n",
-            match self.kind {
-                ReleaseKind::Deploy => "deploy",
-                ReleaseKind::Rollback => "rollback",
-            },
-            self.service,
-            self.profile,
-            if self.protected { " (PROTECTED)" } else { "" },
-            self.from_image,
-            self.to_image,
-            self.release_id,
+        let mut s = heading(
+            self.kind,
+            &self.service,
+            &self.profile,
+            self.protected,
+            &self.from_image,
+            &self.to_image,
+            &self.release_id,
+        );
+        s += &format!(
+            "strategy {} · health gate: {} · timeout {}s · monitor {}s · graceful stop {}s\n",
             self.strategy,
             self.gate,
             self.health_timeout.as_secs(),

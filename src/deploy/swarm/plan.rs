@@ -52,18 +52,14 @@ pub struct SwarmPlan {
 impl SwarmPlan {
     /// The plan as a person reads it.
     pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "{} {} on profile {}{}: {} -> {}\nrelease {}\n",
-            match self.kind {
-                ReleaseKind::Deploy => "deploy",
-                ReleaseKind::Rollback => "rollback",
-            },
-            self.service,
-            self.profile,
-            if self.protected { " (PROTECTED)" } else { "" },
-            self.from_image,
-            self.to,
-            self.release_id
+        let mut s = crate::deploy::plan::heading(
+            self.kind,
+            &self.service,
+            &self.profile,
+            self.protected,
+            &self.from_image,
+            &self.to,
+            &self.release_id,
         );
         let replicas = match self.replicas {
             Some(n) => format!("{n} replicas"),
