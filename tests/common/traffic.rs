@@ -106,6 +106,8 @@ pub struct LoadReport {
     pub elapsed: Duration,
     /// Bodies' `"version":"…"` values seen, in order of first appearance.
     pub versions: Vec<String>,
+    /// Every request: when it was sent and whether it succeeded (HTTP 200).
+    pub outcomes: Vec<(Instant, bool)>,
 }
 
 impl LoadReport {
@@ -120,12 +122,15 @@ pub fn load(port: u16, rate: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHan
         let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
         let mut errors = Vec::new();
         let mut versions: Vec<String> = Vec::new();
+        let mut outcomes = Vec::new();
         let interval = Duration::from_secs(1) / rate;
         let started = Instant::now();
         while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
             let t = Instant::now();
             sent.fetch_add(1, Ordering::Relaxed);
-            match get_body(port) {
+            let answer = get_body(port);
+            outcomes.push((t, matches!(answer, Ok((200, _)))));
+            match answer {
                 Ok((200, body)) => {
                     let v = body.split("\"version\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?");
                     if !versions.iter().any(|x| x == v) {
@@ -152,6 +157,7 @@ pub fn load(port: u16, rate: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHan
             errors,
             elapsed: started.elapsed(),
             versions,
+            outcomes,
         }
     })
 }
