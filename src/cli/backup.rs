@@ -8,7 +8,7 @@
 //! goes to stderr.
 
 use super::status::connect_options;
-use super::{ConnectArgs, UiArgs};
+use super::{block_on, ConnectArgs, UiArgs};
 use crate::backup::{
     self, human_age, human_size, BackupContext, BackupError, BackupEvent, BackupFile, BackupJob, JobListing, RpoStatus,
 };
@@ -18,7 +18,6 @@ use crate::config::Profile;
 use crate::ssh::SshSession;
 use clap::{Args, Subcommand};
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Args, Clone)]
@@ -122,25 +121,6 @@ pub fn run(ui: &UiArgs, a: &BackupArgs) -> i32 {
             BackupAction::Prune(p) => prune(ui, p).await,
         }
     })
-}
-
-fn block_on<F: std::future::Future<Output = Result<i32, String>>>(f: F) -> i32 {
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fleetdeck: {e}");
-            return 2;
-        }
-    };
-    let code = rt.block_on(f);
-    rt.shutdown_timeout(Duration::from_millis(300));
-    match code {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("fleetdeck: {e}");
-            2
-        }
-    }
 }
 
 /// The profile and SSH sessions to the hosts of its backup jobs, opened on demand.

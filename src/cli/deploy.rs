@@ -4,7 +4,7 @@
 //! ([`find_target`]); both print the same events.
 
 use super::status::connect_options;
-use super::{ConnectArgs, UiArgs};
+use super::{block_on, ConnectArgs, UiArgs};
 use crate::config::duration::parse_duration;
 use crate::config::hosts::resolve_hosts;
 use crate::config::Profile;
@@ -18,7 +18,6 @@ use crate::fleet::model::FleetState;
 use crate::fleet::worker::WorkerConfig;
 use crate::fleet::Fleet;
 use clap::{Args, Subcommand};
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Args, Clone)]
@@ -103,15 +102,7 @@ async fn connect(ui: &UiArgs, args: &ConnectArgs) -> Result<Connected, String> {
     let timeout = parse_duration(&args.timeout).map_err(|e| format!("--timeout: {e}"))?;
     let (mut fleet, mut state) =
         Fleet::start(&profile, resolved.clone(), connect_options(args), WorkerConfig::default());
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !state.all_settled() {
-        match tokio::time::timeout_at(deadline, fleet.events.recv()).await {
-            Ok(Some(ev)) => {
-                state.apply(ev);
-            }
-            _ => break,
-        }
-    }
+    fleet.settle(&mut state, timeout, FleetState::all_settled).await;
     let hosts = resolved
         .iter()
         .enumerate()
@@ -136,25 +127,6 @@ fn refuse_if_unsafe(profile: &Profile, ui: &UiArgs, yes: bool, what: &str) -> Re
         return Err(format!("{what} refused: profile {} is protected; pass --yes to confirm", profile.name));
     }
     Ok(())
-}
-
-fn block_on<F: std::future::Future<Output = Result<i32, String>>>(f: F) -> i32 {
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fleetdeck: {e}");
-            return 2;
-        }
-    };
-    let code = rt.block_on(f);
-    rt.shutdown_timeout(Duration::from_millis(300));
-    match code {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("fleetdeck: {e}");
-            2
-        }
-    }
 }
 
 pub fn run_deploy(ui: &UiArgs, a: &DeployArgs) -> i32 {

@@ -105,15 +105,7 @@ fn run_inner(ui: &UiArgs, args: &LogsArgs) -> Result<i32, String> {
     let code = rt.block_on(async move {
         let (mut fleet, mut state) =
             Fleet::start(&profile, hosts, connect_options(&args.connect), WorkerConfig::default());
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !state.all_settled() {
-            match tokio::time::timeout_at(deadline, fleet.events.recv()).await {
-                Ok(Some(ev)) => {
-                    state.apply(ev);
-                }
-                _ => break,
-            }
-        }
+        fleet.settle(&mut state, timeout, crate::fleet::model::FleetState::all_settled).await;
         for h in state.hosts.iter().filter(|h| !h.conn.is_connected()) {
             eprintln!("fleetdeck logs: {}: {} ({})", h.name, h.conn.label(), h.conn.error().unwrap_or(""));
         }

@@ -106,6 +106,27 @@ pub enum Command {
 }
 
 /// Run the program; returns the process exit code.
+/// Run a headless command on a runtime of its own: its `Ok` is the exit code; an `Err` is
+/// printed and exits 2.
+pub(crate) fn block_on<F: std::future::Future<Output = Result<i32, String>>>(f: F) -> i32 {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fleetdeck: {e}");
+            return 2;
+        }
+    };
+    let code = rt.block_on(f);
+    rt.shutdown_timeout(std::time::Duration::from_millis(300));
+    match code {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fleetdeck: {e}");
+            2
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         None => {

@@ -36,15 +36,7 @@ pub fn collect(
     let rt = tokio::runtime::Runtime::new().map_err(|e| (2, e.to_string()))?;
     let state = rt.block_on(async {
         let (mut fleet, mut state) = Fleet::start(&profile, hosts, connect_options(args), WorkerConfig::default());
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !done(&state) {
-            match tokio::time::timeout_at(deadline, fleet.events.recv()).await {
-                Ok(Some(ev)) => {
-                    state.apply(ev);
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
+        fleet.settle(&mut state, timeout, &done).await;
         drop(fleet);
         state
     });

@@ -67,4 +67,23 @@ impl Fleet {
     pub fn link(&self, host: usize) -> Option<&HostLink> {
         self.links.get(host)
     }
+
+    /// Apply the workers' events to `state` until `done(state)` or `timeout` has passed (the
+    /// headless commands wait like this for every host to be connected or given up on).
+    pub async fn settle(
+        &mut self,
+        state: &mut FleetState,
+        timeout: std::time::Duration,
+        done: impl Fn(&FleetState) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !done(state) {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(ev)) => {
+                    state.apply(ev);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
 }
