@@ -521,3 +521,30 @@ fn tiny_terminal() {
         }
     }
 }
+
+#[test]
+fn usage_samples_that_change_nothing_shown_do_not_redraw() {
+    use fleetdeck::fleet::model::{FleetEvent, HostEvent};
+    let mut app = app();
+    let sample = |app: &App, bump_mem: u64, bump_cpu: f64| {
+        let mut usage = app.fleet.hosts[0].usage.clone();
+        for u in usage.values_mut() {
+            u.mem_bytes += bump_mem;
+            u.cpu_percent += bump_cpu;
+        }
+        Msg::Fleet(FleetEvent { host: 0, generation: 1, event: HostEvent::Usage(usage) })
+    };
+    assert!(!app.fleet.hosts[0].usage.is_empty(), "the fixture has usage on host-1");
+    app.dirty = false;
+    // a few bytes more memory: the same "340M" on screen
+    app.update(sample(&app, 3, 0.0));
+    assert!(!app.dirty, "nothing shown changed: no redraw");
+    // a visible CPU change redraws
+    app.update(sample(&app, 0, 1.0));
+    assert!(app.dirty, "the CPU column changed: redraw");
+    // the detail view shows more: every sample redraws there
+    app.screen = Screen::Detail { host: 0, container: WEB_1.into() };
+    app.dirty = false;
+    app.update(sample(&app, 3, 0.0));
+    assert!(app.dirty, "the detail view redraws on every sample");
+}

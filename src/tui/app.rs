@@ -8,7 +8,7 @@ use super::rows::{visible_rows, Row, SortKey};
 use super::text::TextInput;
 use crate::config::Service;
 use crate::fleet::health::{summarize, ServiceSummary};
-use crate::fleet::model::FleetState;
+use crate::fleet::model::{FleetState, HostEvent};
 use crate::ssh::Prompt;
 use chrono::{DateTime, Utc};
 use std::collections::{HashSet, VecDeque};
@@ -234,7 +234,17 @@ impl App {
                 self.act(a)
             }
             Msg::Fleet(ev) => {
+                // A usage sample that changes nothing the dashboard shows needs no redraw
+                // (the detail view shows more, so it always redraws).
+                let sample =
+                    matches!(ev.event, HostEvent::Usage(_) | HostEvent::Metrics(_)) && self.screen == Screen::Dashboard;
+                let host = ev.host;
+                let shown = |f: &FleetState| f.hosts.get(host).map(super::view::format::shown_usage);
+                let before = sample.then(|| shown(&self.fleet));
                 if self.fleet.apply(ev) {
+                    if before.is_some_and(|b| b == shown(&self.fleet)) {
+                        return vec![];
+                    }
                     self.recompute();
                     self.dirty = true;
                 }

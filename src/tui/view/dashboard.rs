@@ -4,7 +4,7 @@
 
 use super::columns::{constraints, fit, Col};
 use super::conn_style;
-use super::format::{age, bytes, clip};
+use super::format::{age, clip, container_usage};
 use crate::fleet::health::Health;
 use crate::fleet::model::{ConnState, HostState};
 use crate::tui::app::{App, Focus};
@@ -114,13 +114,9 @@ fn render_hosts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .hosts
         .iter()
         .map(|h| {
-            let (load, mem, disk) = match &h.metrics {
-                Some(m) => (
-                    format!("{:.2}", m.load1),
-                    format!("{:.0}%", m.mem_used_percent()),
-                    format!("{:.0}%", m.disk_used_percent()),
-                ),
-                None => ("-".into(), "-".into(), "-".into()),
+            let [load, mem, disk] = match &h.metrics {
+                Some(m) => super::format::host_metrics(m),
+                None => ["-".into(), "-".into(), "-".into()],
             };
             let detail = match (h.conn.error(), &h.docker_error) {
                 (Some(e), _) if !h.conn.is_connected() => Span::styled(clip(e, detail_width as usize), theme.error),
@@ -235,8 +231,8 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
                 Cell::from(Span::styled(c.map(|c| c.state.clone()).unwrap_or_default(), theme.muted)),
                 Cell::from(Span::styled(r.health.label(), theme.health(r.health))),
                 Cell::from(Span::styled(clip(&r.image, image_width), value_style)),
-                Cell::from(usage.map(|u| format!("{:.1}%", u.cpu_percent)).unwrap_or_else(|| "-".into())),
-                Cell::from(usage.map(|u| bytes(u.mem_bytes)).unwrap_or_else(|| "-".into())),
+                Cell::from(usage.map(|u| container_usage(u)[0].clone()).unwrap_or_else(|| "-".into())),
+                Cell::from(usage.map(|u| container_usage(u)[1].clone()).unwrap_or_else(|| "-".into())),
                 Cell::from(Span::styled(c.map(|c| c.restart_count.to_string()).unwrap_or_default(), value_style)),
                 Cell::from(up),
             ];

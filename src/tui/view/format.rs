@@ -20,6 +20,27 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A host's LOAD, MEM and DISK cells as the dashboard shows them.
+pub fn host_metrics(m: &crate::fleet::model::HostMetrics) -> [String; 3] {
+    [format!("{:.2}", m.load1), format!("{:.0}%", m.mem_used_percent()), format!("{:.0}%", m.disk_used_percent())]
+}
+
+/// A container's CPU and MEM cells as the dashboard shows them.
+pub fn container_usage(u: &crate::fleet::model::ContainerUsage) -> [String; 2] {
+    [format!("{:.1}%", u.cpu_percent), bytes(u.mem_bytes)]
+}
+
+/// Everything of a host's usage the dashboard shows, to tell whether a new sample changes
+/// the picture at all.
+pub fn shown_usage(host: &crate::fleet::model::HostState) -> Vec<String> {
+    let mut out: Vec<String> = host.metrics.as_ref().map(|m| host_metrics(m).to_vec()).unwrap_or_default();
+    for (id, u) in &host.usage {
+        out.push(id.clone());
+        out.extend(container_usage(u));
+    }
+    out
+}
+
 /// "12s", "5m", "3h", "2d" between `then` and `now`.
 pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let s = (now - then).num_seconds().max(0);
