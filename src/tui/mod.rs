@@ -9,6 +9,7 @@ pub mod applog;
 pub mod backups;
 pub mod fuzzy;
 pub mod keymap;
+pub mod log_since;
 pub mod logpane;
 pub mod msg;
 pub mod rows;
