@@ -353,3 +353,32 @@ fn the_time_window_slides_with_the_clock() {
     assert!(!p.tick(nanos(120)));
     assert_eq!(p.view.len(), 30);
 }
+
+#[test]
+fn an_absolute_start_shows_lines_from_that_time_on_and_w_goes_back() {
+    let mut app = log_app();
+    assert_eq!(pane(&app).view.len(), 30);
+    // S, a time of day in the zone the view shows (UTC here), enter
+    key(&mut app, KeyCode::Char('S'));
+    type_text(&mut app, "09:29:35");
+    key(&mut app, KeyCode::Enter);
+    // the 9 lines before 09:29:35 leave (as with a 35 s-old sliding start above)
+    assert_eq!(pane(&app).view.len(), 21);
+    let buf = draw(&app, &default_theme());
+    assert!(row_text(&buf, STATUS_ROW).contains("from 09:29:35"), "{}", buffer_text(&buf));
+    // an absolute start does not slide with the clock
+    let later = (now() + Duration::seconds(600)).timestamp_nanos_opt().unwrap();
+    assert!(!app.logs.as_mut().unwrap().tick(later));
+    assert_eq!(pane(&app).view.len(), 21);
+    // a bad time is reported and the start in force stays
+    key(&mut app, KeyCode::Char('S'));
+    // (the field is pre-filled with the start in force: clear it first)
+    app.update(Msg::Action(fleetdeck::tui::action::Action::ClearFilter));
+    type_text(&mut app, "half past nine");
+    key(&mut app, KeyCode::Enter);
+    assert!(pane(&app).message.as_deref().unwrap_or("").contains("cannot read"), "{:?}", pane(&app).message);
+    assert_eq!(pane(&app).view.len(), 21);
+    // w leaves the absolute start for the sliding windows (all lines again)
+    key(&mut app, KeyCode::Char('w'));
+    assert_eq!((pane(&app).since, pane(&app).window, pane(&app).view.len()), (None, 0, 30));
+}

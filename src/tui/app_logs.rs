@@ -109,9 +109,11 @@ impl App {
             }
             Action::LogLevel => p.cycle_level(),
             Action::LogWindow => {
-                p.window = (p.window + 1) % WINDOWS.len();
+                // from an absolute start back to the sliding windows
+                p.window = if p.since.take().is_some() { 0 } else { (p.window + 1) % WINDOWS.len() };
                 p.refilter();
             }
+            Action::LogSince => p.edit(LogField::Since),
             Action::LogTimestamps => p.timestamps = !p.timestamps,
             Action::LogUtc => p.utc = !p.utc,
             Action::LogWrap => p.wrap = !p.wrap,

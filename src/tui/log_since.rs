@@ -42,7 +42,6 @@ pub fn describe_since(nanos: i64, now_nanos: i64, utc: bool) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub enum LogField {
     Search,
     Fields,
     Export,
+    Since,
 }
 
 impl LogField {
@@ -31,6 +32,7 @@ impl LogField {
             LogField::Search => "search /regex/",
             LogField::Fields => "JSON fields (comma separated)",
             LogField::Export => "export visible lines to file",
+            LogField::Since => "from (14:05, 2026-11-30 14:05, 10m; empty: all)",
         }
     }
 }
@@ -67,6 +69,8 @@ pub struct LogPane {
     pub case_sensitive: bool,
     pub min_level: Option<Level>,
     pub window: usize,
+    /// An absolute start (unix nanos) typed by the user; replaces the sliding window.
+    pub since: Option<i64>,
     pub timestamps: bool,
     pub utc: bool,
     pub wrap: bool,
@@ -103,6 +107,7 @@ impl LogPane {
             case_sensitive: false,
             min_level: None,
             window: 0,
+            since: None,
             timestamps: true,
             utc: true,
             wrap: false,
@@ -167,7 +172,7 @@ impl LogPane {
             exclude: (!exclude.is_empty()).then(|| exclude.to_string()),
             case_sensitive: self.case_sensitive,
             min_level: self.min_level,
-            since: WINDOWS[self.window].0.map(|secs| self.now - secs * 1_000_000_000),
+            since: self.since.or(WINDOWS[self.window].0.map(|secs| self.now - secs * 1_000_000_000)),
             // lines without a level (stack-trace continuations) stay under a level filter
             include_unleveled: true,
             ..Default::default()
@@ -239,6 +244,17 @@ impl LogPane {
                 "fleetdeck-logs-{}.log",
                 chrono::DateTime::from_timestamp_nanos(self.now).format("%Y%m%d-%H%M%S")
             ),
+            LogField::Since => self
+                .since
+                .map(|t| {
+                    let d = chrono::DateTime::from_timestamp_nanos(t);
+                    if self.utc {
+                        d.format("%Y-%m-%d %H:%M:%S").to_string()
+                    } else {
+                        d.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()
+                    }
+                })
+                .unwrap_or_default(),
         };
         self.editing = Some((field, TextInput { value }));
     }
@@ -289,6 +305,14 @@ impl LogPane {
                 self.fields = v.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()
             }
             LogField::Export => return (!v.is_empty()).then_some(v),
+            LogField::Since => match super::log_since::parse_since(&v, self.now, self.utc) {
+                Ok(since) => {
+                    self.since = since;
+                    self.window = 0;
+                    self.refilter();
+                }
+                Err(e) => self.message = Some(one_line(&e)),
+            },
         }
         None
     }

@@ -107,6 +107,9 @@ fn status_line<'a>(p: &'a LogPane, theme: &Theme, width: usize) -> Line<'a> {
     if p.window > 0 {
         add(WINDOWS[p.window].1.to_string(), theme.accent);
     }
+    if let Some(t) = p.since {
+        add(crate::tui::log_since::describe_since(t, p.now, p.utc), theme.accent);
+    }
     if p.json != JsonMode::Raw {
         add(format!("json {}", if p.json == JsonMode::Pretty { "pretty" } else { "fields" }), theme.accent);
     }
@@ -138,6 +141,9 @@ fn edit_summary(p: &LogPane, theme: &Theme) -> Vec<Span<'static>> {
     }
     if p.window > 0 {
         filters.push(WINDOWS[p.window].1.to_string());
+    }
+    if let Some(t) = p.since {
+        filters.push(crate::tui::log_since::describe_since(t, p.now, p.utc));
     }
     if p.case_sensitive {
         filters.push("case-sensitive".into());
