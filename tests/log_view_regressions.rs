@@ -382,3 +382,29 @@ fn an_absolute_start_shows_lines_from_that_time_on_and_w_goes_back() {
     key(&mut app, KeyCode::Char('w'));
     assert_eq!((pane(&app).since, pane(&app).window, pane(&app).view.len()), (None, 0, 30));
 }
+
+#[test]
+fn paused_in_json_pretty_or_wrap_mode_the_window_stays_put_as_lines_arrive() {
+    for mode in ['J', 'W'] {
+        let mut app = log_app();
+        key(&mut app, KeyCode::Char(mode));
+        // scrolling up pauses
+        key(&mut app, KeyCode::PageUp);
+        assert!(!pane(&app).follow.following);
+        let before: Vec<String> = text_rows(&draw(&app, &default_theme()));
+        let late = (now() + Duration::seconds(1)).timestamp_nanos_opt().unwrap();
+        let more: Vec<Entry> = (0..5)
+            .map(|i| {
+                Entry::Line(fleetdeck::logs::line::LogLine::new(
+                    late + i,
+                    0,
+                    fleetdeck::logs::line::StreamKind::Stdout,
+                    r#"{"level":"info","msg":"arrived while paused","n":1}"#,
+                ))
+            })
+            .collect();
+        app.update(Msg::Logs { entries: more, sources: None, dropped: 0 });
+        let after: Vec<String> = text_rows(&draw(&app, &default_theme()));
+        assert_eq!(before, after, "mode {mode}: the paused window moved");
+    }
+}
