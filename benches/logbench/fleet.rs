@@ -346,7 +346,7 @@ impl Console {
     /// Draws the log view with [`RENDER_LINES`] lines of the open pane in a fresh pane.
     fn measure_render(&mut self) -> Result<RenderTimes, String> {
         let old = self.app.logs.take().ok_or("no log view to take lines from")?;
-        let entries: Vec<Entry> = old.store.iter().rev().take(RENDER_LINES).cloned().collect();
+        let entries: Vec<Entry> = old.store.iter().rev().take(RENDER_LINES).map(|e| e.into_owned()).collect();
         let mut pane = LogPane::new(old.title.clone(), self.app.log_budget);
         pane.sources = old.sources.clone();
         pane.height = old.height;
