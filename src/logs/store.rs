@@ -6,10 +6,10 @@
 //! the absolute positions after it by one; views follow through
 //! [`FilteredView::on_insert`](crate::logs::view::FilteredView::on_insert).
 //!
-//! Memory: the store keeps a 16-byte slot per entry (timestamp and where its record is) and
-//! the rest of the entry (source, seq, stream, level, text; a gap's fields) as one record in
-//! large append-only chunks ([`arena`]), so a line costs its text plus ~23 bytes, not a
-//! 40-byte `Entry` plus a heap allocation for its text. [`LogStore::get`] and
+//! Memory: the store keeps a 16-byte slot per entry (its timestamp, and a [`Loc`]: where its
+//! record is, its stream and level, its seq) and the rest (source and text; a gap's fields) as
+//! one record in large append-only chunks ([`arena`]), so a line costs its text plus ~20
+//! bytes, not a 40-byte `Entry` plus a heap allocation for its text. [`LogStore::get`] and
 //! [`LogStore::iter`] hand out [`EntryRef`]s borrowing the text.
 //!
 //! Cost: appending is O(1); a late entry d places before the end costs O(log d) to find and

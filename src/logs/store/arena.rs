@@ -1,44 +1,82 @@
 //! Where the store keeps what an entry holds besides its timestamp: one *record* per entry
-//! (a line's source, seq, stream, level and text; a gap's fields), appended to large chunks
-//! (1 MiB) instead of one heap allocation per line, so a line costs its text plus ~7 bytes.
+//! (a line's source and text; a gap's fields), appended to large chunks (1 MiB) instead of
+//! one heap allocation per line, so a line costs its text plus ~3 bytes here and the store's
+//! 16-byte slot.
 //!
-//! A record is addressed by a [`Loc`]: the chunk's id (wrapping `u32`) and the byte offset in
-//! it. Each chunk counts the bytes of its records the store still references; a chunk is freed
-//! as soon as that count drops to zero (eviction is oldest first, and records are appended in
+//! A record is addressed by a [`Loc`], which also carries what fits in a few bits: the chunk's
+//! id (24 bits, wrapping), the byte offset in it (20 bits), the entry's flags (6 bits: a
+//! line's stream and level, or a gap and its reason) and a line's seq relative to the chunk's
+//! first line (14 bits; lines are appended in seq order, so a chunk takes at most 16,383 new
+//! lines; a relocated line whose seq falls outside its new chunk's range keeps it in the
+//! record instead).
+//!
+//! Each chunk counts the bytes of its records the store still references; a chunk is freed as
+//! soon as that count drops to zero (eviction is oldest first, and records are appended in
 //! arrival order, so chunks empty mostly front to back; a late line is simply released from
 //! its own chunk when it goes). Lines whose timestamps keep them in the store much longer than
-//! the lines that arrived with them (a source with its clock ahead) pin their chunks: when the
-//! chunks held exceed 1.5 × the bytes referenced plus 8 chunks, the store relocates the
-//! records of every chunk less than 2/3 used ([`Arena::begin_compaction`]).
+//! the lines that arrived with them (a source with its clock ahead) pin their chunks; the
+//! store then relocates their records ([`Arena::begin_compaction`]).
 //!
-//! Encoding: a flags byte, then numbers as ASCII varints (6 bits a byte, `0x40` = more
-//! follow), then the text: every byte outside the texts is ASCII, so a chunk is a `String`
-//! and texts are sliced out of it without `unsafe` or re-validation.
-//! * line: flags = stream (bits 0-1) | level + 1 (bits 2-4, 0 = none); source, seq relative
-//!   to the chunk's base (zigzag), text length, text;
-//! * gap: flags = `0x40` | reason (bit 0); source, count, `to_ts - from_ts` (zigzag). Its
-//!   `from_ts` is the entry's timestamp, kept by the store.
+//! Encoding: numbers as ASCII varints (6 bits a byte, `0x40` = more follow), then the text:
+//! every byte outside the texts is ASCII, so a chunk is a `String` and texts are sliced out of
+//! it without `unsafe` or re-validation.
+//! * line: source, the seq when the `Loc` cannot hold it, text length, text;
+//! * gap: source, count, `to_ts - from_ts` (zigzag). Its `from_ts` is the entry's timestamp,
+//!   kept by the store.
 
 use std::collections::VecDeque;
 
 use crate::logs::level::Level;
 use crate::logs::line::{Entry, EntryRef, Gap, GapReason, LogLine, StreamKind};
 
-/// Size of a regular chunk; a record larger than this gets a chunk of its own.
+/// Size of a regular chunk (the most a 20-bit offset addresses); a record larger than this
+/// gets a chunk of its own.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// Where a record lives: chunk id in the high 32 bits, byte offset in the low 32.
+/// Where a record lives and its entry's flags and seq: see the module documentation.
 pub type Loc = u64;
 
-const GAP: u8 = 0x40;
+const SEQ_BITS: u32 = 14;
+const FLAG_BITS: u32 = 6;
+const OFF_BITS: u32 = 20;
+const ID_BITS: u32 = 24;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
+/// In a `Loc`'s seq field: the seq is in the record.
+const SEQ_ESCAPE: u64 = (1 << SEQ_BITS) - 1;
+/// Flags of a gap (bit 0: the reason); a line's are its stream (bits 0-1) and level (2-4).
+const GAP: u8 = 0x20;
 const MORE: u8 = 0x40;
+
+fn pack(id: u32, off: usize, flags: u8, seq: u64) -> Loc {
+    debug_assert!(off < 1 << OFF_BITS && flags < 1 << FLAG_BITS && seq <= SEQ_ESCAPE);
+    u64::from(id & ID_MASK) << (OFF_BITS + FLAG_BITS + SEQ_BITS)
+        | (off as u64) << (FLAG_BITS + SEQ_BITS)
+        | u64::from(flags) << SEQ_BITS
+        | seq
+}
+
+fn chunk_id(loc: Loc) -> u32 {
+    (loc >> (OFF_BITS + FLAG_BITS + SEQ_BITS)) as u32
+}
+
+fn offset(loc: Loc) -> usize {
+    (loc >> (FLAG_BITS + SEQ_BITS)) as usize & ((1 << OFF_BITS) - 1)
+}
+
+fn flags(loc: Loc) -> u8 {
+    (loc >> SEQ_BITS) as u8 & ((1 << FLAG_BITS) - 1)
+}
+
+fn seq_field(loc: Loc) -> u64 {
+    loc & SEQ_ESCAPE
+}
 
 #[derive(Debug)]
 struct Chunk {
     data: String,
     /// Bytes of records still referenced.
     live: usize,
-    /// Line records store their seq relative to this.
+    /// Seqs of the lines in it are relative to this (the first new line's).
     base_seq: u64,
     /// Chosen for relocation by the compaction in progress.
     victim: bool,
@@ -47,7 +85,7 @@ struct Chunk {
 /// Chunks of records; see the module documentation.
 #[derive(Debug)]
 pub struct Arena {
-    /// Chunk `first_id + i` at index `i`; `None` once freed.
+    /// Chunk `first_id + i` (modulo 2^24) at index `i`; `None` once freed.
     chunks: VecDeque<Option<Chunk>>,
     first_id: u32,
     /// Whether the last chunk takes more records (a chunk made for one large record does not).
@@ -59,7 +97,7 @@ pub struct Arena {
     held: usize,
     /// Chunks held (not freed).
     held_chunks: usize,
-    /// Seq of the last line appended: the base of a chunk a gap opens.
+    /// Seq of the last new line: the base of a chunk that a gap or a relocated line opens.
     last_seq: u64,
     /// Compactions started so far.
     compactions: u64,
@@ -74,13 +112,13 @@ impl Default for Arena {
 }
 
 impl Arena {
-    /// An arena with chunks of `chunk_bytes` (small ones in tests).
+    /// An arena with chunks of `chunk_bytes` (at most [`CHUNK_BYTES`]; small ones in tests).
     pub fn with_chunk_bytes(chunk_bytes: usize) -> Self {
         Arena {
             chunks: VecDeque::new(),
             first_id: 0,
             open: false,
-            chunk_bytes: chunk_bytes.max(16),
+            chunk_bytes: chunk_bytes.clamp(16, CHUNK_BYTES),
             live: 0,
             held: 0,
             held_chunks: 0,
@@ -90,83 +128,102 @@ impl Arena {
         }
     }
 
-    /// Appends `e`'s record (`seq`: the line's; ignored for a gap) and returns where.
+    /// Appends `e`'s record and returns where. `seq` is a line's (the store's next one: lines
+    /// come in seq order); ignored for a gap.
     pub fn push(&mut self, e: &Entry, seq: u64) -> Loc {
         match e {
             Entry::Line(l) => {
                 self.last_seq = seq;
-                self.push_line(l.stream, l.level, l.source, seq, &l.text)
+                self.push_line(l.borrowed(), seq, true)
             }
             Entry::Gap(g) => self.push_gap(g),
         }
     }
 
-    fn push_line(&mut self, stream: StreamKind, level: Option<Level>, source: u32, seq: u64, text: &str) -> Loc {
-        let rel = |base: u64| zigzag(seq.wrapping_sub(base) as i64);
-        let head = 1 + varint_len(u64::from(source)) + varint_len(text.len() as u64) + text.len();
-        let (id, chunk) = self.room_for(seq, |base| head + varint_len(rel(base)));
+    /// A new line (`fresh`) starts a new chunk when the open one cannot hold its seq; a
+    /// relocated one then keeps its seq in the record.
+    fn push_line(&mut self, l: LogLine<&str>, seq: u64, fresh: bool) -> Loc {
+        let body = varint_len(u64::from(l.source)) + varint_len(l.text.len() as u64) + l.text.len();
+        let in_range = |base: u64| seq.wrapping_sub(base) < SEQ_ESCAPE;
+        let size = |base: u64| match (in_range(base), fresh) {
+            (true, _) => Some(body),
+            (false, false) => Some(body + varint_len(seq)),
+            (false, true) => None,
+        };
+        let (id, chunk) = self.room_for(if fresh { seq } else { self.last_seq }, size);
         let off = chunk.data.len();
-        chunk.data.push(char::from(stream_code(stream) | level_code(level) << 2));
-        put_varint(&mut chunk.data, u64::from(source));
-        put_varint(&mut chunk.data, rel(chunk.base_seq));
-        put_varint(&mut chunk.data, text.len() as u64);
-        chunk.data.push_str(text);
-        self.added(id, off)
+        let rel = if in_range(chunk.base_seq) { seq.wrapping_sub(chunk.base_seq) } else { SEQ_ESCAPE };
+        put_varint(&mut chunk.data, u64::from(l.source));
+        if rel == SEQ_ESCAPE {
+            put_varint(&mut chunk.data, seq);
+        }
+        put_varint(&mut chunk.data, l.text.len() as u64);
+        chunk.data.push_str(l.text);
+        self.added(id, off, stream_code(l.stream) | level_code(l.level) << 2, rel)
     }
 
     fn push_gap(&mut self, g: &Gap) -> Loc {
         let span = zigzag(g.to_ts.wrapping_sub(g.from_ts));
-        let size = 1 + varint_len(u64::from(g.source)) + varint_len(g.count) + varint_len(span);
-        let (id, chunk) = self.room_for(self.last_seq, |_| size);
+        let size = varint_len(u64::from(g.source)) + varint_len(g.count) + varint_len(span);
+        let (id, chunk) = self.room_for(self.last_seq, |_| Some(size));
         let off = chunk.data.len();
-        chunk.data.push(char::from(GAP | reason_code(g.reason)));
         put_varint(&mut chunk.data, u64::from(g.source));
         put_varint(&mut chunk.data, g.count);
         put_varint(&mut chunk.data, span);
-        self.added(id, off)
+        self.added(id, off, GAP | reason_code(g.reason), 0)
     }
 
-    /// The open chunk when it has room for a record of `size(chunk's base seq)` bytes, else a
-    /// new one with base `seq` (of its own for a record larger than a chunk).
-    fn room_for(&mut self, seq: u64, size: impl Fn(u64) -> usize) -> (u32, &mut Chunk) {
-        let has_room = self.open
-            && matches!(self.chunks.back(), Some(Some(c)) if c.data.capacity() - c.data.len() >= size(c.base_seq));
-        if !has_room {
-            let need = size(seq);
+    /// The open chunk when it has room for a record of `size(chunk's base seq)` bytes (`None`:
+    /// it does not belong there), else a new chunk with base `base` (of its own for a record
+    /// larger than a chunk).
+    fn room_for(&mut self, base: u64, size: impl Fn(u64) -> Option<usize>) -> (u32, &mut Chunk) {
+        let fits = |c: &Chunk| size(c.base_seq).is_some_and(|n| c.data.capacity() - c.data.len() >= n);
+        if !(self.open && matches!(self.chunks.back(), Some(Some(c)) if fits(c))) {
+            let need = size(base).expect("a record fits a chunk based on it");
             self.close_last();
+            assert!(self.chunks.len() < ID_MASK as usize, "more chunk ids than a Loc holds");
             let data = String::with_capacity(self.chunk_bytes.max(need));
             self.held += data.capacity();
             self.held_chunks += 1;
-            self.chunks.push_back(Some(Chunk { data, live: 0, base_seq: seq, victim: false }));
+            self.chunks.push_back(Some(Chunk { data, live: 0, base_seq: base, victim: false }));
             self.open = need <= self.chunk_bytes;
         }
-        let id = self.first_id.wrapping_add(self.chunks.len() as u32 - 1);
+        let id = self.first_id.wrapping_add(self.chunks.len() as u32 - 1) & ID_MASK;
         (id, self.chunks.back_mut().and_then(Option::as_mut).expect("a chunk was just made"))
     }
 
-    /// Stops appending to the last chunk, freeing it if nothing references it.
+    /// Stops appending to the last chunk: frees it if nothing references it, or gives back
+    /// its unused room when that is more than an eighth of it (a chunk closed by its seq range
+    /// or by a large record).
     fn close_last(&mut self) {
         self.open = false;
-        if let Some(i) = self.chunks.len().checked_sub(1) {
-            self.free_if_unused(i);
+        let Some(i) = self.chunks.len().checked_sub(1) else { return };
+        if let Some(Some(c)) = self.chunks.get_mut(i) {
+            let cap = c.data.capacity();
+            if c.live > 0 && cap - c.data.len() > cap / 8 {
+                c.data.shrink_to_fit();
+                self.held -= cap - c.data.capacity();
+            }
         }
+        self.free_if_unused(i);
     }
 
-    /// Accounts for the record just written at `off` of chunk `id` (the last one).
-    fn added(&mut self, id: u32, off: usize) -> Loc {
+    /// Accounts for the record just written at `off` of the last chunk, `id`.
+    fn added(&mut self, id: u32, off: usize, flags: u8, seq: u64) -> Loc {
+        let loc = pack(id, off, flags, seq);
         let chunk = self.chunks.back_mut().and_then(Option::as_mut).expect("the record's chunk");
         let size = chunk.data.len() - off;
-        debug_assert_eq!(size, record_end(chunk.data.as_bytes(), off) - off);
+        debug_assert_eq!(size, record_end(chunk.data.as_bytes(), loc) - off);
         chunk.live += size;
         self.live += size;
         if chunk.data.len() >= chunk.data.capacity() {
             self.open = false;
         }
-        u64::from(id) << 32 | u64::try_from(off).expect("offsets fit in 32 bits")
+        loc
     }
 
     fn index(&self, loc: Loc) -> usize {
-        ((loc >> 32) as u32).wrapping_sub(self.first_id) as usize
+        (chunk_id(loc).wrapping_sub(self.first_id) & ID_MASK) as usize
     }
 
     fn chunk(&self, loc: Loc) -> &Chunk {
@@ -175,8 +232,7 @@ impl Arena {
 
     /// The entry whose record is at `loc` (`ts` is kept by the store).
     pub fn get(&self, ts: i64, loc: Loc) -> EntryRef<'_> {
-        let chunk = self.chunk(loc);
-        decode(chunk, (loc & u64::from(u32::MAX)) as usize, ts).0
+        decode(self.chunk(loc), loc, ts)
     }
 
     /// Forgets the record at `loc`; its chunk is freed when it was the last one referenced
@@ -184,8 +240,7 @@ impl Arena {
     pub fn release(&mut self, loc: Loc) {
         let i = self.index(loc);
         let chunk = self.chunks.get_mut(i).and_then(Option::as_mut).expect("a record of a freed chunk");
-        let off = (loc & u64::from(u32::MAX)) as usize;
-        let size = record_end(chunk.data.as_bytes(), off) - off;
+        let size = record_end(chunk.data.as_bytes(), loc) - offset(loc);
         chunk.live -= size;
         self.live -= size;
         self.free_if_unused(i);
@@ -204,7 +259,7 @@ impl Arena {
         }
         while matches!(self.chunks.front(), Some(None)) {
             self.chunks.pop_front();
-            self.first_id = self.first_id.wrapping_add(1);
+            self.first_id = self.first_id.wrapping_add(1) & ID_MASK;
         }
     }
 
@@ -230,6 +285,12 @@ impl Arena {
     /// Compactions so far (see [`begin_compaction`](Self::begin_compaction)).
     pub fn compactions(&self) -> u64 {
         self.compactions
+    }
+
+    /// An arena whose chunk ids start at `first_id` (tests: ids wrap around).
+    #[cfg(test)]
+    pub fn with_first_id(chunk_bytes: usize, first_id: u32) -> Self {
+        Arena { first_id: first_id & ID_MASK, ..Arena::with_chunk_bytes(chunk_bytes) }
     }
 
     /// Chunk ids kept, freed ones between held ones included (tests).
@@ -293,8 +354,8 @@ impl Arena {
         let new = match self.get(ts, loc) {
             Entry::Line(l) => {
                 text.push_str(l.text);
-                let (stream, level, source, seq) = (l.stream, l.level, l.source, l.seq);
-                self.push_line(stream, level, source, seq, &text)
+                let seq = l.seq;
+                self.push_line(LogLine { text: text.as_str(), ..l }, seq, false)
             }
             Entry::Gap(g) => self.push_gap(&g),
         };
@@ -311,35 +372,38 @@ impl Arena {
     }
 }
 
-/// The entry at `off` of `chunk` and the offset after its record.
-fn decode(chunk: &Chunk, off: usize, ts: i64) -> (EntryRef<'_>, usize) {
+/// The entry whose record is at `loc` in `chunk`.
+fn decode(chunk: &Chunk, loc: Loc, ts: i64) -> EntryRef<'_> {
     let b = chunk.data.as_bytes();
-    let flags = b[off];
-    let mut pos = off + 1;
+    let (flags, mut pos) = (flags(loc), offset(loc));
     let source = get_varint(b, &mut pos) as u32;
     if flags & GAP != 0 {
         let count = get_varint(b, &mut pos);
         let to_ts = ts.wrapping_add(unzigzag(get_varint(b, &mut pos)));
         let reason = if flags & 1 == 0 { GapReason::StreamOverflow } else { GapReason::Reconnect };
-        return (Entry::Gap(Gap { source, count, from_ts: ts, to_ts, reason }), pos);
+        return Entry::Gap(Gap { source, count, from_ts: ts, to_ts, reason });
     }
-    let seq = chunk.base_seq.wrapping_add(unzigzag(get_varint(b, &mut pos)) as u64);
+    let seq = match seq_field(loc) {
+        SEQ_ESCAPE => get_varint(b, &mut pos),
+        rel => chunk.base_seq.wrapping_add(rel),
+    };
     let len = get_varint(b, &mut pos) as usize;
     let text = &chunk.data[pos..pos + len];
-    let line = LogLine { ts, seq, source, stream: stream_of(flags & 3), level: level_of(flags >> 2 & 7), text };
-    (Entry::Line(line), pos + len)
+    Entry::Line(LogLine { ts, seq, source, stream: stream_of(flags & 3), level: level_of(flags >> 2 & 7), text })
 }
 
-/// The offset after the record at `off`.
-fn record_end(b: &[u8], off: usize) -> usize {
-    let mut pos = off + 1;
+/// The offset after the record at `loc`, in its chunk's bytes `b`.
+fn record_end(b: &[u8], loc: Loc) -> usize {
+    let mut pos = offset(loc);
     get_varint(b, &mut pos); // source
-    if b[off] & GAP != 0 {
+    if flags(loc) & GAP != 0 {
         get_varint(b, &mut pos); // count
         get_varint(b, &mut pos); // to_ts - from_ts
         return pos;
     }
-    get_varint(b, &mut pos); // seq
+    if seq_field(loc) == SEQ_ESCAPE {
+        get_varint(b, &mut pos);
+    }
     let len = get_varint(b, &mut pos) as usize;
     pos + len
 }
@@ -430,148 +494,4 @@ fn reason_code(r: GapReason) -> u8 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(ts: i64, source: u32, stream: StreamKind, level: Option<Level>, text: &str) -> Entry {
-        Entry::Line(LogLine { ts, seq: 0, source, stream, level, text: text.into() })
-    }
-
-    /// `e` as the arena gives it back: with `seq` for a line.
-    fn with_seq(e: &Entry, seq: u64) -> EntryRef<'_> {
-        match e.borrowed() {
-            Entry::Line(l) => Entry::Line(LogLine { seq, ..l }),
-            g => g,
-        }
-    }
-
-    #[test]
-    fn records_round_trip() {
-        let big = "x".repeat(300);
-        let entries = [
-            line(5, 0, StreamKind::Stdout, None, ""),
-            line(-7, 63, StreamKind::Stderr, Some(Level::Trace), "ünïcödé ✓ \u{1F600} 😀"),
-            line(i64::MAX, 64, StreamKind::File, Some(Level::Debug), "\x1b[31mERROR\x1b[0m boom"),
-            line(i64::MIN, u32::MAX, StreamKind::Journal, Some(Level::Info), "@@@\x7f\0\n\r\tA"),
-            line(0, 1, StreamKind::Stdout, Some(Level::Warn), &big),
-            line(1, 2, StreamKind::Stdout, Some(Level::Error), "WARN x"),
-            Entry::Gap(Gap { source: 3, count: 0, from_ts: 10, to_ts: 20, reason: GapReason::Reconnect }),
-            Entry::Gap(Gap { source: 9, count: u64::MAX, from_ts: 20, to_ts: 10, reason: GapReason::StreamOverflow }),
-            Entry::Gap(Gap { source: 0, count: 1, from_ts: i64::MIN, to_ts: i64::MAX, reason: GapReason::Reconnect }),
-            Entry::Gap(Gap { source: 0, count: 1, from_ts: i64::MAX, to_ts: i64::MIN, reason: GapReason::Reconnect }),
-        ];
-        for chunk_bytes in [16, 64, CHUNK_BYTES] {
-            let mut a = Arena::with_chunk_bytes(chunk_bytes);
-            // seqs far apart (relative to a chunk's base, both ways) and near u64::MAX
-            let seqs = [0, 1, 1 << 40, 3, u64::MAX, u64::MAX - 1, 7, 8, 9, 10];
-            let locs: Vec<Loc> = entries.iter().zip(seqs).map(|(e, seq)| a.push(e, seq)).collect();
-            for ((e, seq), &loc) in entries.iter().zip(seqs).zip(&locs) {
-                assert_eq!(a.get(e.ts(), loc), with_seq(e, seq), "chunks of {chunk_bytes}");
-            }
-            // a record larger than a chunk gets one of its own, closed at once
-            assert!(a.held_chunks() > 1 || chunk_bytes == CHUNK_BYTES);
-            for &loc in &locs {
-                a.release(loc);
-            }
-            a.check();
-            assert_eq!(a.live_bytes(), 0);
-            assert!(a.held_chunks() <= 1, "only the open chunk is kept");
-        }
-    }
-
-    #[test]
-    fn varints_are_ascii_and_round_trip() {
-        for v in [0, 1, 63, 64, 4095, 4096, 1 << 40, u64::MAX - 1, u64::MAX] {
-            let mut s = String::new();
-            put_varint(&mut s, v);
-            assert!(s.is_ascii() && s.len() == varint_len(v) && s.len() <= 11, "{v}: {s:?}");
-            let mut pos = 0;
-            assert_eq!((get_varint(s.as_bytes(), &mut pos), pos), (v, s.len()));
-        }
-        for v in [0, 1, -1, i64::MAX, i64::MIN, 12345, -12345] {
-            assert_eq!(unzigzag(zigzag(v)), v);
-        }
-    }
-
-    #[test]
-    fn releasing_in_arrival_order_frees_chunks_as_they_empty() {
-        let mut a = Arena::with_chunk_bytes(256);
-        let mut locs = std::collections::VecDeque::new();
-        for i in 0..10_000u64 {
-            let text = format!("line {i} {}", "y".repeat((i % 50) as usize));
-            locs.push_back((i, text.clone(), a.push(&line(i as i64, 1, StreamKind::Stdout, None, &text), i)));
-            if locs.len() > 100 {
-                let (_, _, loc) = locs.pop_front().unwrap();
-                a.release(loc);
-            }
-            // 100 lines of at most ~70 bytes: 28 chunks of 256, plus the open one and the
-            // partly released oldest
-            assert!(a.held_chunks() <= 32, "{i}: {} chunks held", a.held_chunks());
-            assert!(a.held_bytes() <= 32 * 256);
-        }
-        a.check();
-        for (i, text, loc) in &locs {
-            let got = a.get(*i as i64, *loc).into_line().unwrap();
-            assert_eq!((got.text, got.seq), (text.as_str(), *i));
-        }
-        assert!(a.chunks.len() <= 32, "freed chunks at the front are forgotten");
-        for (_, _, loc) in locs {
-            a.release(loc);
-        }
-        assert_eq!((a.live_bytes(), a.held_chunks()), (0, 1));
-        a.clear();
-        assert_eq!((a.held_bytes(), a.held_chunks(), a.chunks.len()), (0, 0, 0));
-    }
-
-    #[test]
-    fn a_late_release_keeps_only_its_own_chunk() {
-        let mut a = Arena::with_chunk_bytes(64);
-        let first = a.push(&line(0, 0, StreamKind::Stdout, None, "pinned"), 0);
-        let mut rest: Vec<Loc> =
-            (1..200).map(|i| a.push(&line(i, 0, StreamKind::Stdout, None, "abcdefghij"), i as u64)).collect();
-        let last = rest.pop().unwrap();
-        for loc in rest {
-            a.release(loc);
-        }
-        // the first chunk (pinned) and the open one; the freed ids between them are kept
-        assert_eq!(a.held_chunks(), 2);
-        assert_eq!(a.get(0, first).into_line().unwrap().text, "pinned");
-        a.release(first);
-        assert_eq!(a.held_chunks(), 1);
-        assert_eq!(a.chunks.len(), 1, "the ids before the open chunk are forgotten");
-        assert_eq!(a.get(199, last).into_line().unwrap().seq, 199);
-    }
-
-    #[test]
-    fn compaction_relocates_records_of_sparse_chunks() {
-        let mut a = Arena::with_chunk_bytes(64);
-        let mut kept = Vec::new();
-        for i in 0..400u64 {
-            let e = line(i as i64, 2, StreamKind::Stderr, Some(Level::Warn), &format!("{i:>20}"));
-            let loc = a.push(&e, i);
-            if i % 5 == 0 {
-                kept.push((i, loc));
-            } else {
-                a.release(loc);
-            }
-        }
-        assert!(a.held_bytes() > a.live_bytes() * 2 + 8 * 64, "every chunk is pinned by one line in five");
-        assert!(a.begin_compaction());
-        for (i, loc) in kept.iter_mut() {
-            if a.is_victim(*loc) {
-                *loc = a.relocate(*i as i64, *loc);
-            }
-        }
-        a.end_compaction();
-        a.check();
-        assert!(a.held_bytes() <= a.live_bytes() + a.live_bytes() / 2 + 64, "{} {}", a.held_bytes(), a.live_bytes());
-        assert!(!a.begin_compaction(), "nothing left to do");
-        for (i, loc) in kept {
-            let l = a.get(i as i64, loc).into_line().unwrap();
-            assert_eq!(
-                (l.text, l.seq, l.source, l.stream, l.level),
-                (format!("{i:>20}").as_str(), i, 2, StreamKind::Stderr, Some(Level::Warn))
-            );
-        }
-    }
-}
+mod tests;
