@@ -122,7 +122,7 @@ fn ingest(raw: &str, spans: &[(u32, u32, u32)], spec: &FilterSpec, batched: bool
 fn main() {
     let n: usize = std::env::var("LOG_BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     println!("log_store bench: {n} lines, {SOURCES} sources, budget {n}");
-    println!("size_of::<LogLine>() = {}, size_of::<Entry>() = {}", size_of::<LogLine>(), size_of::<Entry>());
+    println!("size_of::<LogLine>() = {}, size_of::<Entry>() = {} (the store: a 16-byte slot and a record in its arena per entry)", size_of::<LogLine>(), size_of::<Entry>());
 
     // Raw input, one buffer (so that freeing it cannot feed the store's allocations).
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -164,10 +164,16 @@ fn main() {
         grown as f64 / n as f64,
         (view.len() * 8) as f64 / 1048576.0
     );
+    println!(
+        "   store holds {:.1} MiB: {:.0} bytes/line (slots and text arena, {} compactions)",
+        store.bytes_held() as f64 / 1048576.0,
+        store.bytes_held() as f64 / n as f64,
+        store.compactions()
+    );
     drop(ingest(&raw, &spans, &warn, false));
 
     // Store-only insert rate, from ready lines (text already allocated).
-    let lines: Vec<Entry> = store.iter().take(n.min(200_000)).cloned().collect();
+    let lines: Vec<Entry> = store.iter().take(n.min(200_000)).map(|e| e.into_owned()).collect();
     let mut shuffled_late = lines.clone();
     for i in (0..shuffled_late.len()).step_by(100) {
         let j = i.saturating_sub(rng.below(400) as usize);
@@ -216,7 +222,7 @@ fn main() {
     for &first in offsets.iter().take(2000) {
         for e in view.window(&store, first, height) {
             if let Some(l) = e.as_line() {
-                pieces += black_box(ansi_spans(&l.text)).len();
+                pieces += black_box(ansi_spans(l.text)).len();
             }
         }
     }

@@ -134,11 +134,17 @@ pub struct Round {
     pub cpu_clients: f64,
     pub cpu_sshd: f64,
     pub cpu_engine: f64,
-    /// Highest VmRSS of this process during the round, bytes.
+    /// VmRSS of this process when the round started (fleetdeck: the view open, no burst line
+    /// yet) and the highest during the round, bytes.
+    pub rss_start: u64,
     pub rss_peak: u64,
     /// fleetdeck: lines in the store / in the filtered view at the end, burst lines in the
     /// view, and the key latencies.
     pub store_len: usize,
+    /// fleetdeck: bytes the store holds at the end (`LogStore::bytes_held`: slots and arena)
+    /// and the bytes of its lines' texts.
+    pub store_bytes: usize,
+    pub store_text_bytes: usize,
     pub view_burst: usize,
     pub keys: Vec<Duration>,
     /// During each key's latency: the time the UI thread ran, and waited on a run queue (for
@@ -233,9 +239,11 @@ impl RssPeak {
         RssPeak(peak)
     }
 
-    pub fn reset(&self) {
+    /// Starts over from the current VmRSS, which it returns.
+    pub fn reset(&self) -> u64 {
         let now = rss_bytes(std::process::id()).unwrap_or(0);
         self.0.store(now, std::sync::atomic::Ordering::Relaxed);
+        now
     }
 
     pub fn peak(&self) -> u64 {
@@ -491,9 +499,12 @@ fn case_rows(count: usize, case: &Case, fd: &[Round], rw: &[Round]) -> Vec<Row> 
         Row {
             what: format!("{who}: fleetdeck peak RSS"),
             value: format!(
-                "{:.1} MiB (store {} lines at the end)",
+                "{:.1} MiB ({:.1} MiB at the start; store {} lines at the end, holding {:.1} MiB for {:.1} MiB of text)",
                 mib(fd.iter().map(|r| r.rss_peak).max().unwrap_or(0)),
-                fd.last().map_or(0, |r| r.store_len)
+                mib(fd.last().map_or(0, |r| r.rss_start)),
+                fd.last().map_or(0, |r| r.store_len),
+                mib(fd.last().map_or(0, |r| r.store_bytes as u64)),
+                mib(fd.last().map_or(0, |r| r.store_text_bytes as u64))
             ),
             target: "1M lines ≤ 150 MB (see log_store)".into(),
             how: "VmRSS of this process sampled every 50 ms during the rounds".into(),

@@ -131,7 +131,7 @@ fn known_bug_search_hit_stays_on_its_line_when_lines_arrive_above() {
         dropped: 0,
     });
     let p = pane(&app);
-    let hit = p.view.entry_at(&p.store, p.search_hit().unwrap()).and_then(Entry::as_line).unwrap();
+    let hit = p.view.entry_at(&p.store, p.search_hit().unwrap()).and_then(Entry::into_line).unwrap();
     assert!(hit.text.contains("status=500"), "the highlighted line is no longer a match: {:?}", hit.text);
 }
 
@@ -321,7 +321,7 @@ fn search_starts_at_the_first_visible_row() {
     key(&mut app, KeyCode::Char('n'));
     let next = pane(&app).search_hit().unwrap();
     let p = pane(&app);
-    let line = p.view.entry_at(&p.store, next).and_then(Entry::as_line).unwrap();
+    let line = p.view.entry_at(&p.store, next).and_then(Entry::into_line).unwrap();
     assert!(line.text.contains("retrying payment"), "{:?}", line.text);
     // a filter change keeps the hit where it still is shown
     key(&mut app, KeyCode::Char('x'));

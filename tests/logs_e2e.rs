@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fleetdeck::logs::line::Entry;
+use fleetdeck::logs::line::{Entry, EntryRef};
 use fleetdeck::logs::session::{LogOptions, LogSession};
 use fleetdeck::logs::source::Selector;
 use fleetdeck::logs::store::LogStore;
@@ -135,7 +135,7 @@ async fn lines_from_two_hosts_merge_in_timestamp_order() {
         store.insert(e);
     }
     assert!(session.all_ended(), "{:?}", session.sources());
-    let entries: Vec<&Entry> = store.iter().collect();
+    let entries: Vec<EntryRef> = store.iter().collect();
     assert!(entries.len() > 150, "{}", entries.len());
     assert!(entries.windows(2).all(|w| w[0].ts() <= w[1].ts()), "sorted by timestamp");
     let switches = entries.windows(2).filter(|w| w[0].source() != w[1].source()).count();

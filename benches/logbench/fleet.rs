@@ -219,7 +219,7 @@ impl Console {
         let (mut keys, mut keys_ran, mut keys_queued) = (Vec::new(), Vec::new(), Vec::new());
         let mut pending_keys: Vec<Injected> = Vec::new();
         let (mut up, mut start) = (true, None);
-        let (mut cpu0, mut outside, mut dropped0) = (0.0, None, 0);
+        let (mut cpu0, mut outside, mut dropped0, mut rss_start) = (0.0, None, 0, 0);
         let mut last_draw = Instant::now() - FRAME;
         let mut urgent = true;
         let (mut max_batch, mut max_ingest, mut max_draw) = (0, Duration::ZERO, Duration::ZERO);
@@ -257,7 +257,7 @@ impl Console {
                 outside = Some(OutsideCpu::start(sb));
                 cpu0 = rusage_secs(libc::RUSAGE_SELF);
                 dropped0 = session.dropped();
-                rss.reset();
+                rss_start = rss.reset();
                 case.signal("go", k)?;
                 start = Some(Instant::now());
                 self.injector.on.store(true, Ordering::Relaxed);
@@ -317,8 +317,11 @@ impl Console {
             cpu_clients: 0.0,
             cpu_sshd,
             cpu_engine,
+            rss_start,
             rss_peak: rss.peak(),
             store_len: pane.store.len(),
+            store_bytes: pane.store.bytes_held(),
+            store_text_bytes: pane.store.iter().filter_map(|e| e.into_line()).map(|l| l.text.len()).sum(),
             view_burst,
             keys,
             keys_ran,
@@ -346,7 +349,7 @@ impl Console {
     /// Draws the log view with [`RENDER_LINES`] lines of the open pane in a fresh pane.
     fn measure_render(&mut self) -> Result<RenderTimes, String> {
         let old = self.app.logs.take().ok_or("no log view to take lines from")?;
-        let entries: Vec<Entry> = old.store.iter().rev().take(RENDER_LINES).cloned().collect();
+        let entries: Vec<Entry> = old.store.iter().rev().take(RENDER_LINES).map(|e| e.into_owned()).collect();
         let mut pane = LogPane::new(old.title.clone(), self.app.log_budget);
         pane.sources = old.sources.clone();
         pane.height = old.height;

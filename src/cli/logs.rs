@@ -139,8 +139,8 @@ fn run_inner(ui: &UiArgs, args: &LogsArgs) -> Result<i32, String> {
             }
             for abs in store.first_abs()..store.end_abs() {
                 if let Some(e) = store.get(abs) {
-                    if filter.matches_entry(e) {
-                        printer.print(&session, e);
+                    if filter.matches_entry(&e) {
+                        printer.print(&session, &e);
                     }
                 }
             }
@@ -211,7 +211,7 @@ impl Printer {
         }
     }
 
-    fn print(&mut self, session: &LogSession, e: &Entry) {
+    fn print<T: AsRef<str>>(&mut self, session: &LogSession, e: &Entry<T>) {
         let source = session.sources().get(e.source() as usize);
         let label = source.map(|s| s.label.as_str()).unwrap_or("?");
         let ts = chrono::DateTime::from_timestamp_nanos(e.ts()).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
@@ -230,7 +230,7 @@ impl Printer {
                     "timestamp": ts,
                     "stream": l.stream.as_str(),
                     "level": l.level.map(|v| format!("{v:?}").to_lowercase()),
-                    "text": strip_ansi(&l.text),
+                    "text": strip_ansi(l.text.as_ref()),
                 })
                 .to_string()
             }
@@ -257,9 +257,9 @@ impl Printer {
                     s.push_str("2> ");
                 }
                 if self.color {
-                    s.push_str(&l.text);
+                    s.push_str(l.text.as_ref());
                 } else {
-                    s.push_str(&strip_ansi(&l.text));
+                    s.push_str(&strip_ansi(l.text.as_ref()));
                 }
                 s
             }

@@ -38,7 +38,7 @@ pub fn export(
     for i in 0..view.len() {
         let Some(e) = view.entry_at(store, i) else { continue };
         buf.clear();
-        format_entry_into(&mut buf, e, &label, utc, strip);
+        format_entry_into(&mut buf, &e, &label, utc, strip);
         buf.push('\n');
         w.write_all(buf.as_bytes()).map_err(named)?;
         written += 1;
@@ -48,13 +48,19 @@ pub fn export(
 }
 
 /// One entry as [`export`] writes it, without the newline (also for copying to a clipboard).
-pub fn format_entry(e: &Entry, label: &dyn Fn(SourceId) -> String, utc: bool, strip: bool) -> String {
+pub fn format_entry<T: AsRef<str>>(e: &Entry<T>, label: &dyn Fn(SourceId) -> String, utc: bool, strip: bool) -> String {
     let mut s = String::new();
     format_entry_into(&mut s, e, label, utc, strip);
     s
 }
 
-fn format_entry_into(out: &mut String, e: &Entry, label: &dyn Fn(SourceId) -> String, utc: bool, strip: bool) {
+fn format_entry_into<T: AsRef<str>>(
+    out: &mut String,
+    e: &Entry<T>,
+    label: &dyn Fn(SourceId) -> String,
+    utc: bool,
+    strip: bool,
+) {
     match e {
         Entry::Gap(g) => out.push_str(&gap_text(g, &label(g.source))),
         Entry::Line(l) => {
@@ -64,7 +70,7 @@ fn format_entry_into(out: &mut String, e: &Entry, label: &dyn Fn(SourceId) -> St
             out.push_str(" [");
             out.push_str(l.stream.as_str());
             out.push_str("] ");
-            let text = if strip { strip_ansi(&l.text) } else { Cow::Borrowed(&*l.text) };
+            let text = if strip { strip_ansi(l.text.as_ref()) } else { Cow::Borrowed(l.text.as_ref()) };
             if text.contains(['\n', '\r']) {
                 out.push_str(&text.replace('\n', "\\n").replace('\r', "\\r"));
             } else {

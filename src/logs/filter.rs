@@ -106,7 +106,7 @@ impl LogFilter {
     }
 
     /// Cheap checks first (source, time, level), then the patterns on the stripped text.
-    pub fn matches(&self, line: &LogLine) -> bool {
+    pub fn matches<T: AsRef<str>>(&self, line: &LogLine<T>) -> bool {
         if !self.source_passes(line.source)
             || self.spec.since.is_some_and(|s| line.ts < s)
             || self.spec.until.is_some_and(|u| line.ts >= u)
@@ -123,14 +123,14 @@ impl LogFilter {
         if self.include.is_none() && self.exclude.is_none() {
             return true;
         }
-        let text = strip_ansi(&line.text);
+        let text = strip_ansi(line.text.as_ref());
         self.include.as_ref().is_none_or(|re| re.is_match(&text))
             && !self.exclude.as_ref().is_some_and(|re| re.is_match(&text))
     }
 
     /// Lines as [`matches`](Self::matches); gaps pass when their source passes and their time
     /// range overlaps the window, whatever the patterns and level (lost lines are never hidden).
-    pub fn matches_entry(&self, e: &Entry) -> bool {
+    pub fn matches_entry<T: AsRef<str>>(&self, e: &Entry<T>) -> bool {
         match e {
             Entry::Line(l) => self.matches(l),
             Entry::Gap(g) => {
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn gaps_pass_when_source_and_window_overlap() {
-        let gap = |source, from_ts, to_ts| {
+        let gap = |source, from_ts, to_ts| -> Entry {
             Entry::Gap(Gap { source, count: 5, from_ts, to_ts, reason: GapReason::StreamOverflow })
         };
         let f = filter(|s| {

@@ -32,9 +32,11 @@ impl StreamKind {
     }
 }
 
-/// One line of one stream. 40 bytes on 64-bit targets (plus the text's heap allocation).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
+/// One line of one stream: owned (`LogLine`, what the stream readers make) or borrowed from
+/// the store ([`LineRef`], its text in the store's arena). 40 bytes on 64-bit targets either
+/// way (plus, when owned, the text's heap allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogLine<T = Box<str>> {
     /// Unix time in nanoseconds (the source's timestamp, or arrival time when it has none).
     pub ts: i64,
     /// Global arrival order, assigned by [`crate::logs::store::LogStore::insert`].
@@ -43,8 +45,11 @@ pub struct LogLine {
     pub stream: StreamKind,
     pub level: Option<Level>,
     /// Raw text without the trailing newline; may contain ANSI escape sequences.
-    pub text: Box<str>,
+    pub text: T,
 }
+
+/// A line as the store hands it out, borrowing its text.
+pub type LineRef<'a> = LogLine<&'a str>;
 
 impl LogLine {
     /// A line with `seq` 0 (the store assigns it) and the level detected from the text.
@@ -59,6 +64,22 @@ impl LogLine {
             Some((ts, text)) => LogLine::new(ts, source, stream, text),
             None => LogLine::new(fallback_ts, source, stream, trim_eol(raw)),
         }
+    }
+}
+
+impl<T: AsRef<str>> LogLine<T> {
+    /// The same line, borrowing the text.
+    pub fn borrowed(&self) -> LineRef<'_> {
+        let LogLine { ts, seq, source, stream, level, .. } = *self;
+        LogLine { ts, seq, source, stream, level, text: self.text.as_ref() }
+    }
+}
+
+impl LineRef<'_> {
+    /// The same line with its own copy of the text.
+    pub fn into_owned(self) -> LogLine {
+        let LogLine { ts, seq, source, stream, level, text } = self;
+        LogLine { ts, seq, source, stream, level, text: text.into() }
     }
 }
 
@@ -94,14 +115,18 @@ pub struct Gap {
     pub reason: GapReason,
 }
 
-/// An entry of the merged buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Entry {
-    Line(LogLine),
+/// An entry of the merged buffer: owned (`Entry`, what the rings hold and the store takes)
+/// or borrowed from the store ([`EntryRef`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry<T = Box<str>> {
+    Line(LogLine<T>),
     Gap(Gap),
 }
 
-impl Entry {
+/// An entry as the store hands it out, borrowing a line's text.
+pub type EntryRef<'a> = Entry<&'a str>;
+
+impl<T> Entry<T> {
     /// Sort key: the line's timestamp, or the first missing line's timestamp for a gap.
     pub fn ts(&self) -> i64 {
         match self {
@@ -117,7 +142,7 @@ impl Entry {
         }
     }
 
-    pub fn as_line(&self) -> Option<&LogLine> {
+    pub fn as_line(&self) -> Option<&LogLine<T>> {
         match self {
             Entry::Line(l) => Some(l),
             Entry::Gap(_) => None,
@@ -128,6 +153,34 @@ impl Entry {
         match self {
             Entry::Line(_) => None,
             Entry::Gap(g) => Some(g),
+        }
+    }
+
+    /// The line, by value (for an [`EntryRef`], a [`LineRef`] borrowing the store).
+    pub fn into_line(self) -> Option<LogLine<T>> {
+        match self {
+            Entry::Line(l) => Some(l),
+            Entry::Gap(_) => None,
+        }
+    }
+}
+
+impl<T: AsRef<str>> Entry<T> {
+    /// The same entry, borrowing a line's text.
+    pub fn borrowed(&self) -> EntryRef<'_> {
+        match self {
+            Entry::Line(l) => Entry::Line(l.borrowed()),
+            Entry::Gap(g) => Entry::Gap(*g),
+        }
+    }
+}
+
+impl EntryRef<'_> {
+    /// The same entry with its own copy of a line's text.
+    pub fn into_owned(self) -> Entry {
+        match self {
+            Entry::Line(l) => Entry::Line(l.into_owned()),
+            Entry::Gap(g) => Entry::Gap(g),
         }
     }
 }
@@ -247,6 +300,7 @@ mod tests {
     fn sizes_stay_compact() {
         assert_eq!(std::mem::size_of::<LogLine>(), 40);
         assert_eq!(std::mem::size_of::<Entry>(), 40);
+        assert_eq!(std::mem::size_of::<EntryRef>(), 40);
         assert_eq!(std::mem::size_of::<Gap>(), 32);
     }
 
@@ -324,10 +378,14 @@ mod tests {
     #[test]
     fn entry_accessors() {
         let g = Gap { source: 4, count: 9, from_ts: 10, to_ts: 20, reason: GapReason::Reconnect };
-        let e = Entry::Gap(g);
+        let e: Entry = Entry::Gap(g);
         assert_eq!((e.ts(), e.source(), e.as_gap(), e.as_line()), (10, 4, Some(&g), None));
+        assert_eq!((e.borrowed().into_owned(), e.borrowed().into_line()), (e.clone(), None));
         let e = Entry::Line(LogLine::new(5, 2, StreamKind::File, "x"));
         assert_eq!((e.ts(), e.source(), e.as_line().map(|l| &*l.text)), (5, 2, Some("x")));
+        let r = e.borrowed();
+        assert_eq!((r.ts(), r.into_line().map(|l| l.text)), (5, Some("x")));
+        assert_eq!(r.into_owned(), e);
         assert_eq!(GapReason::StreamOverflow.describe(), "consumer too slow");
         assert_eq!(StreamKind::Journal.as_str(), "journal");
     }

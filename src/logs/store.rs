@@ -6,16 +6,24 @@
 //! the absolute positions after it by one; views follow through
 //! [`FilteredView::on_insert`](crate::logs::view::FilteredView::on_insert).
 //!
+//! Memory: the store keeps a 16-byte slot per entry (its timestamp, and a [`Loc`]: where its
+//! record is, its stream and level, its seq) and the rest (source and text; a gap's fields) as
+//! one record in large append-only chunks ([`arena`]), so a line costs its text plus ~20
+//! bytes, not a 40-byte `Entry` plus a heap allocation for its text. [`LogStore::get`] and
+//! [`LogStore::iter`] hand out [`EntryRef`]s borrowing the text.
+//!
 //! Cost: appending is O(1); a late entry d places before the end costs O(log d) to find and
 //! O(min(d, len - d)) to shift. [`LogStore::insert_batch`] (in `store/batch.rs`) pays that
 //! shift once per batch instead of once per late entry.
 
 use std::collections::VecDeque;
 
-use crate::logs::line::Entry;
+use crate::logs::line::{Entry, EntryRef};
 
+pub mod arena;
 mod batch;
 
+use arena::{Arena, Loc};
 pub use batch::BatchOutcome;
 
 /// Where [`LogStore::insert`] put an entry.
@@ -31,10 +39,18 @@ pub struct InsertOutcome {
     pub evicted: u64,
 }
 
+/// One entry in the store: its sort key and its record in the arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    ts: i64,
+    loc: Loc,
+}
+
 /// Entries ordered by `(ts, arrival)`, at most `budget` of them.
 #[derive(Debug)]
 pub struct LogStore {
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Slot>,
+    arena: Arena,
     budget: usize,
     evicted: u64,
     next_seq: u64,
@@ -44,28 +60,38 @@ pub struct LogStore {
 impl LogStore {
     /// A store keeping at most `budget` entries (at least 1).
     pub fn new(budget: usize) -> Self {
-        LogStore { entries: VecDeque::new(), budget: budget.max(1), evicted: 0, next_seq: 0, late_inserts: 0 }
+        Self::with_arena(budget, Arena::default())
+    }
+
+    fn with_arena(budget: usize, arena: Arena) -> Self {
+        LogStore { entries: VecDeque::new(), arena, budget: budget.max(1), evicted: 0, next_seq: 0, late_inserts: 0 }
     }
 
     /// Inserts after every entry with a timestamp at or before the new one's (so equal
     /// timestamps keep arrival order), assigns the line's `seq`, then evicts over budget.
-    pub fn insert(&mut self, mut e: Entry) -> InsertOutcome {
-        if let Entry::Line(l) = &mut e {
-            l.seq = self.next_seq;
-            self.next_seq += 1;
-        }
-        let idx = self.upper_bound_from_back(e.ts(), self.entries.len());
+    pub fn insert(&mut self, e: Entry) -> InsertOutcome {
+        let slot = self.slot_for(e);
+        let idx = self.upper_bound_from_back(slot.ts, self.entries.len());
         let appended = idx == self.entries.len();
         self.reserve(1);
         if appended {
-            self.entries.push_back(e);
+            self.entries.push_back(slot);
         } else {
-            self.entries.insert(idx, e);
+            self.entries.insert(idx, slot);
             self.late_inserts += 1;
         }
         let abs = self.evicted + idx as u64;
         let evicted = self.evict_over_budget();
         InsertOutcome { abs, appended, evicted }
+    }
+
+    /// Copies `e` into the arena (assigning a line's `seq`) and returns its slot.
+    fn slot_for(&mut self, e: Entry) -> Slot {
+        let seq = self.next_seq;
+        if let Entry::Line(_) = e {
+            self.next_seq += 1;
+        }
+        Slot { ts: e.ts(), loc: self.arena.push(&e, seq) }
     }
 
     /// Room for `extra` more entries: doubling, but not past the budget plus what is about to
@@ -82,7 +108,7 @@ impl LogStore {
     /// First index below `n` whose entry is later than `ts` (entries before `n` being sorted),
     /// galloping from `n` down: O(log d) for an entry that belongs d places before `n`.
     fn upper_bound_from_back(&self, ts: i64, n: usize) -> usize {
-        if n == 0 || self.entries[n - 1].ts() <= ts {
+        if n == 0 || self.entries[n - 1].ts <= ts {
             return n;
         }
         let mut hi = n - 1; // entries[hi] is later than ts
@@ -92,7 +118,7 @@ impl LogStore {
                 break 0;
             }
             let cand = hi - step;
-            if self.entries[cand].ts() <= ts {
+            if self.entries[cand].ts <= ts {
                 break cand + 1;
             }
             hi = cand;
@@ -100,7 +126,7 @@ impl LogStore {
         };
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.entries[mid].ts() <= ts {
+            if self.entries[mid].ts <= ts {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -109,11 +135,29 @@ impl LogStore {
         lo
     }
 
+    /// Evicts the oldest entries over the budget, releasing their records.
     fn evict_over_budget(&mut self) -> u64 {
         let over = self.entries.len().saturating_sub(self.budget);
-        self.entries.drain(..over);
+        for s in self.entries.drain(..over) {
+            self.arena.release(s.loc);
+        }
         self.evicted += over as u64;
+        self.compact();
         over as u64
+    }
+
+    /// Relocates the records of chunks that entries kept long after their neighbours pin
+    /// (see [`Arena::begin_compaction`]): one pass over the slots, only when the arena wastes
+    /// half as much as it holds.
+    fn compact(&mut self) {
+        if self.arena.begin_compaction() {
+            for s in self.entries.iter_mut() {
+                if self.arena.is_victim(s.loc) {
+                    s.loc = self.arena.relocate(s.ts, s.loc);
+                }
+            }
+            self.arena.end_compaction();
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -154,9 +198,10 @@ impl LogStore {
         (self.evicted > 0).then(|| format!("{} older lines dropped (line budget {})", self.evicted, self.budget))
     }
 
-    pub fn get(&self, abs: u64) -> Option<&Entry> {
+    pub fn get(&self, abs: u64) -> Option<EntryRef<'_>> {
         let idx = usize::try_from(abs.checked_sub(self.evicted)?).ok()?;
-        self.entries.get(idx)
+        let s = self.entries.get(idx)?;
+        Some(self.arena.get(s.ts, s.loc))
     }
 
     /// Absolute position of the oldest entry kept.
@@ -170,20 +215,32 @@ impl LogStore {
     }
 
     /// All entries kept, oldest first (the first is at [`first_abs`](Self::first_abs)).
-    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, Entry> {
-        self.entries.iter()
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = EntryRef<'_>> + ExactSizeIterator {
+        self.entries.iter().map(|s| self.arena.get(s.ts, s.loc))
+    }
+
+    /// Times the arena relocated records that pinned its chunks (see [`arena`]).
+    pub fn compactions(&self) -> u64 {
+        self.arena.compactions()
+    }
+
+    /// Bytes the store holds for its entries: the slots' deque and the arena's chunks (not
+    /// counting the allocator's own overhead).
+    pub fn bytes_held(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Slot>() + self.arena.held_bytes()
     }
 
     /// Absolute position of the first entry at or after `ts` (`end_abs()` if none): "jump to
     /// time".
     pub fn seek_ts(&self, ts: i64) -> u64 {
-        self.evicted + self.entries.partition_point(|e| e.ts() < ts) as u64
+        self.evicted + self.entries.partition_point(|e| e.ts < ts) as u64
     }
 
     /// Drops every entry, counting them as evicted (absolute positions keep increasing).
     pub fn clear(&mut self) -> u64 {
         let n = self.entries.len() as u64;
         self.entries.clear();
+        self.arena.clear();
         self.evicted += n;
         n
     }
@@ -235,7 +292,7 @@ mod tests {
         s.insert(line(9, "later"));
         s.insert(line(7, "4"));
         assert_eq!(texts(&s), ["1", "2", "3", "4", "later"]);
-        let seqs: Vec<u64> = s.iter().map(|e| e.as_line().unwrap().seq).collect();
+        let seqs: Vec<u64> = s.iter().map(|e| e.into_line().unwrap().seq).collect();
         assert_eq!(seqs, [0, 1, 2, 4, 3]);
     }
 
@@ -267,21 +324,157 @@ mod tests {
         assert_eq!(o, InsertOutcome { abs: 3, appended: true, evicted: 1 });
         assert_eq!((s.len(), s.evicted(), s.first_abs(), s.end_abs()), (3, 1, 1, 4));
         assert_eq!(s.get(0), None);
-        assert_eq!(s.get(3).and_then(Entry::as_line).map(|l| &*l.text), Some("l3"));
-        assert_eq!(s.get(1).and_then(Entry::as_line).map(|l| &*l.text), Some("l1"));
+        assert_eq!(s.get(3).and_then(Entry::into_line).map(|l| l.text), Some("l3"));
+        assert_eq!(s.get(1).and_then(Entry::into_line).map(|l| l.text), Some("l1"));
         assert_eq!(s.get(4), None);
         // older than everything kept while full: inserted at the front and evicted at once
         let o = s.insert(line(-5, "too old"));
         assert_eq!(o, InsertOutcome { abs: 1, appended: false, evicted: 1 });
         assert!(o.abs < s.first_abs());
         assert_eq!(texts(&s), ["l1", "l2", "l3"]);
-        assert_eq!(s.get(2).and_then(Entry::as_line).map(|l| &*l.text), Some("l1"));
+        assert_eq!(s.get(2).and_then(Entry::into_line).map(|l| l.text), Some("l1"));
         assert_eq!(s.set_budget(1), 2);
         assert_eq!((texts(&s), s.first_abs()), (vec!["l3".to_string()], 4));
         assert_eq!(s.eviction_notice().as_deref(), Some("4 older lines dropped (line budget 1)"));
         assert_eq!(s.clear(), 1);
         assert_eq!((s.len(), s.first_abs(), s.end_abs()), (0, 5, 5));
         assert_eq!(s.insert(line(0, "fresh")).abs, 5);
+    }
+
+    /// What the store must hold: `(ts, seq, text or gap count)` in order, the budget applied.
+    struct Model {
+        entries: Vec<(i64, u64, String)>,
+        budget: usize,
+        next_seq: u64,
+    }
+
+    impl Model {
+        fn insert(&mut self, e: &Entry) {
+            let (ts, seq, what) = match e {
+                Entry::Line(l) => {
+                    self.next_seq += 1;
+                    (l.ts, self.next_seq - 1, l.text.to_string())
+                }
+                Entry::Gap(g) => (g.from_ts, 0, format!("gap {} {} {:?}", g.count, g.to_ts, g.reason)),
+            };
+            let at = self.entries.partition_point(|&(t, ..)| t <= ts);
+            self.entries.insert(at, (ts, seq, what));
+            let over = self.entries.len().saturating_sub(self.budget);
+            self.entries.drain(..over);
+        }
+    }
+
+    fn contents(s: &LogStore) -> Vec<(i64, u64, String)> {
+        s.iter()
+            .map(|e| match e {
+                Entry::Line(l) => (l.ts, l.seq, l.text.to_string()),
+                Entry::Gap(g) => (g.from_ts, 0, format!("gap {} {} {:?}", g.count, g.to_ts, g.reason)),
+            })
+            .collect()
+    }
+
+    /// Feeds `next_entry(i)` for `0..n` to a store with small chunks, one by one and in
+    /// batches, and checks it against the model and the arena's bound after every step.
+    fn run_against_model(n: usize, budget: usize, mut next_entry: impl FnMut(usize) -> Entry) -> LogStore {
+        const CHUNK: usize = 512;
+        let mut s = LogStore::with_arena(budget, Arena::with_chunk_bytes(CHUNK));
+        let mut model = Model { entries: Vec::new(), budget, next_seq: 0 };
+        let mut i = 0;
+        while i < n {
+            let k = [1, 1, 7, 30][i % 4];
+            let mut batch: Vec<Entry> = (i..(i + k).min(n)).map(&mut next_entry).collect();
+            i += batch.len();
+            batch.iter().for_each(|e| model.insert(e));
+            if batch.len() == 1 {
+                s.insert(batch.pop().unwrap());
+            } else {
+                s.insert_batch(&mut batch);
+            }
+            assert_eq!(contents(&s), model.entries, "after {i} entries");
+            s.arena.check();
+            let (held, live) = (s.arena.held_bytes(), s.arena.live_bytes());
+            assert!(held <= live + live / 2 + 10 * CHUNK, "after {i} entries: {held} bytes held for {live}");
+        }
+        s
+    }
+
+    fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut x = seed;
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        }
+    }
+
+    #[test]
+    fn texts_stay_intact_through_evictions_and_late_lines() {
+        let mut next = rng(0x5eed);
+        let s = run_against_model(20_000, 300, |i| {
+            let ts = i as i64 * 10;
+            match next(100) {
+                0 => line(ts - 5_000 - next(5_000) as i64, &format!("very late {i}")), // mostly evicted at once
+                1..=5 => line(ts - next(500) as i64, &format!("late {i} ünï")),
+                6 => Entry::Gap(Gap {
+                    source: 1,
+                    count: next(1000),
+                    from_ts: ts - 3,
+                    to_ts: ts,
+                    reason: GapReason::Reconnect,
+                }),
+                _ => line(ts, &format!("line {i} {}", "x".repeat(next(120) as usize))),
+            }
+        });
+        assert!(s.late_inserts() > 1000 && s.evicted() > 19_000);
+        assert!(s.arena.held_chunks() <= 2 * 300 * 140 / 512 + 4, "{} chunks", s.arena.held_chunks());
+        assert_eq!(s.arena.compactions(), 0, "late lines alone never need relocating");
+    }
+
+    #[test]
+    fn lines_far_ahead_do_not_pin_their_chunks() {
+        // one source's clock is far ahead: its lines outlive the lines that arrived with them,
+        // one or two per chunk; relocation keeps the arena within 1.5x of what it references
+        let mut next = rng(42);
+        let s = run_against_model(30_000, 1_000, |i| {
+            let ts = i as i64 * 10;
+            if next(40) == 0 {
+                line(ts + 200_000, &format!("ahead {i}"))
+            } else {
+                line(ts, &format!("line {i} {}", "y".repeat(40)))
+            }
+        });
+        assert!(s.iter().any(|e| e.into_line().is_some_and(|l| l.text.starts_with("ahead"))));
+        assert!(s.arena.compactions() > 0);
+        // a single line far ahead pins one chunk while the rest come and go: the freed ids
+        // behind it are dropped by relocating it
+        let mut next = rng(7);
+        let s = run_against_model(40_000, 50, |i| {
+            if i == 0 {
+                line(i64::MAX, "forever")
+            } else {
+                line(i as i64, &format!("line {i} {}", "z".repeat(next(60) as usize)))
+            }
+        });
+        assert!(s.arena.held_chunks() < 20 && s.arena.chunks_len() < 2 * 20 + 64, "{}", s.arena.chunks_len());
+        assert!(s.arena.compactions() > 0);
+        assert_eq!(s.iter().last().and_then(Entry::into_line).map(|l| (l.text, l.seq)), Some(("forever", 0)));
+    }
+
+    #[test]
+    fn clear_and_shrinking_the_budget_release_the_arena() {
+        let mut s = LogStore::with_arena(10_000, Arena::with_chunk_bytes(1024));
+        for i in 0..5_000 {
+            s.insert(line(i, &format!("{i:>60}")));
+        }
+        let before = s.arena.held_bytes();
+        s.set_budget(100);
+        assert!(s.arena.held_bytes() < before / 20, "{} of {before}", s.arena.held_bytes());
+        assert_eq!(s.get(4_999).and_then(Entry::into_line).map(|l| l.text.trim_start()), Some("4999"));
+        s.clear();
+        assert_eq!((s.arena.held_bytes(), s.bytes_held() > 0), (0, true));
+        s.insert(line(1, "after"));
+        assert_eq!(texts(&s), ["after"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use regex::Regex;
 
 use crate::logs::filter::LogFilter;
-use crate::logs::line::{strip_ansi, Entry};
+use crate::logs::line::{strip_ansi, Entry, EntryRef};
 use crate::logs::store::{BatchOutcome, InsertOutcome, LogStore};
 
 mod follow;
@@ -81,7 +81,7 @@ impl FilteredView {
 
     /// Follows one [`LogStore::insert`]; must run before the store changes again.
     pub fn on_insert(&mut self, store: &LogStore, outcome: &InsertOutcome) -> ViewChange {
-        let matches = store.get(outcome.abs).is_some_and(|e| self.filter.matches_entry(e));
+        let matches = store.get(outcome.abs).is_some_and(|e| self.filter.matches_entry(&e));
         let mut change = ViewChange::default();
         if outcome.appended {
             if matches {
@@ -113,7 +113,7 @@ impl FilteredView {
         let pos = &outcome.positions;
         if let Some(&p0) = pos.first() {
             let matched: Vec<bool> =
-                pos.iter().map(|&p| store.get(p).is_some_and(|e| self.filter.matches_entry(e))).collect();
+                pos.iter().map(|&p| store.get(p).is_some_and(|e| self.filter.matches_entry(&e))).collect();
             let k = self.index.partition_point(|&a| a < p0);
             let old_tail: Vec<u64> = self.index.drain(k..).collect();
             let mut j = 0;
@@ -173,12 +173,12 @@ impl FilteredView {
         self.index.partition_point(|&a| a < abs)
     }
 
-    pub fn entry_at<'a>(&self, store: &'a LogStore, i: usize) -> Option<&'a Entry> {
+    pub fn entry_at<'a>(&self, store: &'a LogStore, i: usize) -> Option<EntryRef<'a>> {
         store.get(*self.index.get(i)?)
     }
 
     /// Up to `height` entries starting at view index `first`.
-    pub fn window<'a>(&self, store: &'a LogStore, first: usize, height: usize) -> Vec<&'a Entry> {
+    pub fn window<'a>(&self, store: &'a LogStore, first: usize, height: usize) -> Vec<EntryRef<'a>> {
         let start = first.min(self.index.len());
         let end = first.saturating_add(height).min(self.index.len());
         self.index.range(start..end).filter_map(|&a| store.get(a)).collect()
@@ -193,7 +193,7 @@ impl FilteredView {
         }
         let from = from.min(n - 1);
         (1..=n).map(|k| if forward { (from + k) % n } else { (from + n - k % n) % n }).find(|&i| {
-            self.entry_at(store, i).and_then(Entry::as_line).is_some_and(|l| re.is_match(&strip_ansi(&l.text)))
+            self.entry_at(store, i).and_then(Entry::into_line).is_some_and(|l| re.is_match(&strip_ansi(l.text)))
         })
     }
 }
@@ -212,8 +212,8 @@ mod tests {
         Entry::Line(LogLine::new(ts, source, StreamKind::Stdout, text))
     }
 
-    fn text(e: &Entry) -> &str {
-        e.as_line().map_or("<gap>", |l| &l.text)
+    fn text(e: EntryRef<'_>) -> &str {
+        e.into_line().map_or("<gap>", |l| l.text)
     }
 
     struct Rng(u64);

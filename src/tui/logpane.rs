@@ -407,7 +407,7 @@ mod tests {
     }
 
     fn all_texts(p: &LogPane) -> Vec<String> {
-        p.store.iter().filter_map(Entry::as_line).map(|l| l.text.to_string()).collect()
+        p.store.iter().filter_map(Entry::into_line).map(|l| l.text.to_string()).collect()
     }
 
     fn view_texts(p: &LogPane) -> Vec<String> {
@@ -499,7 +499,7 @@ mod tests {
                 );
                 assert_eq!(batched.search_hit(), single.search_hit(), "{ctx}");
                 if let Some(hit) = batched.search_hit() {
-                    let text = batched.view.entry_at(&batched.store, hit).and_then(Entry::as_line).unwrap();
+                    let text = batched.view.entry_at(&batched.store, hit).and_then(Entry::into_line).unwrap();
                     assert!(text.text.contains("needle"), "{ctx}: the hit left its line: {:?}", text.text);
                 }
             }
@@ -522,8 +522,8 @@ mod tests {
             .view
             .window(&p.store, p.follow.top, p.height)
             .into_iter()
-            .filter_map(Entry::as_line)
-            .map(|l| &*l.text)
+            .filter_map(Entry::into_line)
+            .map(|l| l.text)
             .collect();
         assert_eq!(window, ["t4", "t45", "t5"]);
         assert_eq!(p.follow.new_since_pause, 2, "t55 and t95 are not on screen; t45 is");

@@ -1,8 +1,8 @@
 //! Inserting many entries at once: one merge pass over the part of the store after the
 //! earliest new entry, instead of one shift per late entry.
 
-use super::LogStore;
-use crate::logs::line::{Entry, Gap, GapReason};
+use super::{LogStore, Slot};
+use crate::logs::line::Entry;
 
 /// Where [`LogStore::insert_batch`] put a batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,30 +25,24 @@ impl LogStore {
     /// instead of one shift each. Views follow with
     /// [`FilteredView::on_insert_batch`](crate::logs::view::FilteredView::on_insert_batch).
     pub fn insert_batch(&mut self, batch: &mut Vec<Entry>) -> BatchOutcome {
-        for e in batch.iter_mut() {
-            if let Entry::Line(l) = e {
-                l.seq = self.next_seq;
-                self.next_seq += 1;
-            }
-        }
-        batch.sort_by_key(Entry::ts); // stable
-        let (n, k, base) = (self.entries.len(), batch.len(), self.evicted);
+        let mut slots: Vec<Slot> = batch.drain(..).map(|e| self.slot_for(e)).collect();
+        slots.sort_by_key(|s| s.ts); // stable
+        let (n, k, base) = (self.entries.len(), slots.len(), self.evicted);
         let mut positions = Vec::with_capacity(k);
         let mut appended = 0;
         self.reserve(k);
-        if batch.first().is_some_and(|e| self.entries.back().is_none_or(|last| last.ts() <= e.ts())) {
+        if slots.first().is_some_and(|e| self.entries.back().is_none_or(|last| last.ts <= e.ts)) {
             positions.extend((n..n + k).map(|i| base + i as u64));
-            self.entries.extend(batch.drain(..));
+            self.entries.extend(slots.drain(..));
             appended = k;
         } else if k > 0 {
             // Merge from the back in place: slots [r, w) hold placeholders, one per batch entry
             // still to place; old entries later than the batch entry being placed move to w.
-            const HOLE: Entry =
-                Entry::Gap(Gap { source: 0, count: 0, from_ts: 0, to_ts: 0, reason: GapReason::StreamOverflow });
+            const HOLE: Slot = Slot { ts: 0, loc: 0 };
             self.entries.extend(std::iter::repeat_n(HOLE, k));
             let (mut r, mut w) = (n, n + k);
-            for e in batch.drain(..).rev() {
-                let start = self.upper_bound_from_back(e.ts(), r);
+            for e in slots.drain(..).rev() {
+                let start = self.upper_bound_from_back(e.ts, r);
                 self.move_run_right(start, r, w);
                 w -= r - start;
                 r = start;
@@ -90,8 +84,8 @@ impl LogStore {
 
 /// `[run entries | placeholders]` → `[placeholders | run entries]`: every entry moves once,
 /// by swaps in a tight loop, or block swaps when there are many placeholders (std's
-/// `rotate_left` uses a cache-unfriendly cycle algorithm for 40-byte elements).
-fn shift_run_right(s: &mut [Entry], run: usize) {
+/// `rotate_left` uses a cache-unfriendly cycle algorithm for elements of this size).
+fn shift_run_right(s: &mut [Slot], run: usize) {
     let holes = s.len() - run;
     if holes < 16 {
         for i in (0..run).rev() {
@@ -161,7 +155,7 @@ mod tests {
             assert_eq!(outcome.positions, positions, "round {round}");
             assert_eq!(outcome.evicted, one.evicted() - evicted_before);
             assert_eq!(texts(&many), texts(&one), "round {round}");
-            let seqs = |s: &LogStore| s.iter().map(|e| e.as_line().unwrap().seq).collect::<Vec<_>>();
+            let seqs = |s: &LogStore| s.iter().map(|e| e.into_line().unwrap().seq).collect::<Vec<_>>();
             assert_eq!(seqs(&many), seqs(&one));
             assert_eq!(many.first_abs(), one.first_abs());
         }
@@ -172,10 +166,10 @@ mod tests {
     #[test]
     fn shifting_a_run_over_placeholders() {
         for (run, holes) in [(0, 3), (5, 0), (1, 1), (7, 3), (3, 7), (6, 3), (10, 1)] {
-            let mut v: Vec<Entry> = (0..run).map(|i| line(i as i64, "run")).collect();
-            v.extend((0..holes).map(|i| line(-1 - i as i64, "hole")));
+            let mut v: Vec<Slot> = (0..run).map(|i| Slot { ts: i as i64, loc: 0 }).collect();
+            v.extend((0..holes).map(|i| Slot { ts: -1 - i as i64, loc: 0 }));
             shift_run_right(&mut v, run);
-            let ts: Vec<i64> = v.iter().map(Entry::ts).collect();
+            let ts: Vec<i64> = v.iter().map(|s| s.ts).collect();
             assert!(ts[..holes].iter().all(|&t| t < 0), "{run} {holes}: {ts:?}");
             assert_eq!(ts[holes..], (0..run as i64).collect::<Vec<_>>()[..], "{run} {holes}");
         }

@@ -5,7 +5,7 @@
 use super::format::clip;
 use crate::logs::export::{format_json, gap_text};
 use crate::logs::level::Level;
-use crate::logs::line::{ansi_spans, strip_ansi, AnsiColor, Entry, StreamKind};
+use crate::logs::line::{ansi_spans, strip_ansi, AnsiColor, Entry, EntryRef, StreamKind};
 use crate::logs::source::SourceState;
 use crate::tui::app::App;
 use crate::tui::logpane::{JsonMode, LogPane, WINDOWS};
@@ -246,14 +246,14 @@ fn body_lines<'a>(p: &'a LogPane, theme: &Theme, width: usize, height: usize) ->
 fn entry_rows<'a>(
     p: &'a LogPane,
     theme: &Theme,
-    e: &'a Entry,
+    e: EntryRef<'a>,
     is_hit: bool,
     label_width: usize,
     width: usize,
 ) -> Vec<Line<'a>> {
     let l = match e {
         Entry::Gap(g) => {
-            let line = Line::styled(gap_text(g, p.label(g.source)), theme.warning);
+            let line = Line::styled(gap_text(&g, p.label(g.source)), theme.warning);
             return if p.wrap { wrap_line(&line, width, 0) } else { vec![line] };
         }
         Entry::Line(l) => l,
@@ -270,13 +270,13 @@ fn entry_rows<'a>(
     let texts: Vec<String> = match p.json {
         JsonMode::Raw => vec![],
         JsonMode::Pretty => {
-            format_json(&l.text, None).map(|t| t.lines().map(String::from).collect()).unwrap_or_default()
+            format_json(l.text, None).map(|t| t.lines().map(String::from).collect()).unwrap_or_default()
         }
-        JsonMode::Fields => format_json(&l.text, Some(&p.fields)).map(|t| vec![t]).unwrap_or_default(),
+        JsonMode::Fields => format_json(l.text, Some(&p.fields)).map(|t| vec![t]).unwrap_or_default(),
     };
     let lines = if texts.is_empty() {
         let mut spans = prefix;
-        spans.extend(text_spans(p, theme, &l.text, is_hit));
+        spans.extend(text_spans(p, theme, l.text, is_hit));
         vec![Line::from(spans)]
     } else {
         let mut lines = Vec::with_capacity(texts.len());
