@@ -1,7 +1,7 @@
 //! fleetdeck: a terminal operations console for Docker fleets reached over SSH.
 //!
-//! The engine (`config`, `ssh`, `docker`, `fleet`, `sandbox`) never imports ratatui or
-//! crossterm; `tui` and `cli` are thin front ends over it.
+//! The engine (`config`, `ssh`, `docker`, `fleet`, `logs`, `deploy`, `backup`, `sandbox`)
+//! never imports ratatui or crossterm; `tui` and `cli` are thin front ends over it.
 
 pub mod backup;
 pub mod cli;
