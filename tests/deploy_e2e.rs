@@ -13,24 +13,9 @@ use std::time::Duration;
 /// with a short monitor window.
 fn web_fleet(extra: &str) -> (tempfile::TempDir, Sandbox, PathBuf, Vec<String>) {
     let (tmp, sb) = sandbox(2);
-    let mut ids = Vec::new();
-    for h in 0..2 {
-        let id = sb.run_web(h, &format!("{}-web-{}", sb.prefix, h + 1), "v1", Sandbox::free_port(), "web").unwrap();
-        ids.push(id);
-    }
-    for (h, id) in ids.iter().enumerate() {
-        sb.wait_healthy(h, id, Duration::from_secs(30)).unwrap();
-    }
-    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
-    let base = text.split("[[services]]").next().unwrap();
-    let profile = sb.profile_path.with_file_name("deploy.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "{base}{extra}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\ninterval = \"1s\"\n\n[services.deploy]\nmonitor = \"1s\"\nhealth_timeout = \"30s\"\nstop_timeout = \"2s\"\n"
-        ),
-    )
-    .unwrap();
+    let (ids, _) = web_replicas(&sb, 2, "v1");
+    let web = web_service("interval = \"1s\"\n", "monitor = \"1s\"\nhealth_timeout = \"30s\"\nstop_timeout = \"2s\"\n");
+    let profile = write_sandbox_profile(&sb, "deploy.toml", &format!("{extra}{web}"));
     (tmp, sb, profile, ids)
 }
 

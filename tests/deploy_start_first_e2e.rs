@@ -33,16 +33,7 @@ struct Fleet {
 /// switch hook rewrites nginx's upstream file and reloads it.
 fn web_fleet(hosts: usize, monitor: &str) -> Fleet {
     let (tmp, sb) = sandbox(hosts);
-    let mut ports = Vec::new();
-    let mut ids = Vec::new();
-    for h in 0..hosts {
-        let port = Sandbox::free_port();
-        ids.push(sb.run_web(h, &format!("{}-web-{}", sb.prefix, h + 1), "v1", port, "web").unwrap());
-        ports.push(port);
-    }
-    for (h, id) in ids.iter().enumerate() {
-        sb.wait_healthy(h, id, Duration::from_secs(30)).unwrap();
-    }
+    let (ids, ports) = web_replicas(&sb, hosts, "v1");
     let ng = nginx(&tmp.path().join("nginx"), &ports);
     let first = Sandbox::free_port();
     let range = (first, first + 9);
@@ -51,17 +42,11 @@ fn web_fleet(hosts: usize, monitor: &str) -> Fleet {
         ng.upstream_file().display(),
         ng.reload_command()
     );
-    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
-    let base = text.split("[[services]]").next().unwrap();
-    let profile = sb.profile_path.with_file_name("start-first.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "{base}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\ninterval = \"1s\"\n\n[services.deploy]\nstrategy = \"start-first\"\nport_env = \"PORT\"\nport_range = \"{}-{}\"\nswitch = [{{ run = '{switch}' }}]\nmonitor = \"{monitor}\"\nhealth_timeout = \"30s\"\nstop_timeout = \"2s\"\n",
-            range.0, range.1
-        ),
-    )
-    .unwrap();
+    let deploy = format!(
+        "strategy = \"start-first\"\nport_env = \"PORT\"\nport_range = \"{}-{}\"\nswitch = [{{ run = '{switch}' }}]\nmonitor = \"{monitor}\"\nhealth_timeout = \"30s\"\nstop_timeout = \"2s\"\n",
+        range.0, range.1
+    );
+    let profile = write_sandbox_profile(&sb, "start-first.toml", &web_service("interval = \"1s\"\n", &deploy));
     Fleet { tmp, sb, profile, ports, ids, range, ng }
 }
 

@@ -17,24 +17,9 @@ use std::time::{Duration, Instant};
 
 fn web_fleet() -> (tempfile::TempDir, Sandbox, PathBuf, Vec<u16>) {
     let (tmp, sb) = sandbox(2);
-    let mut ports = Vec::new();
-    let mut ids = Vec::new();
-    for h in 0..2 {
-        let port = Sandbox::free_port();
-        ids.push(sb.run_web(h, &format!("{}-web-{}", sb.prefix, h + 1), "v1", port, "web").unwrap());
-        ports.push(port);
-    }
-    for (h, id) in ids.iter().enumerate() {
-        sb.wait_healthy(h, id, Duration::from_secs(30)).unwrap();
-    }
-    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
-    let base = text.split("[[services]]").next().unwrap();
-    let profile = sb.profile_path.with_file_name("deploy.toml");
-    std::fs::write(
-        &profile,
-        format!("{base}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\n\n[services.deploy]\nmonitor = \"1s\"\nstop_timeout = \"2s\"\n"),
-    )
-    .unwrap();
+    let (_, ports) = web_replicas(&sb, 2, "v1");
+    let web = web_service("", "monitor = \"1s\"\nstop_timeout = \"2s\"\n");
+    let profile = write_sandbox_profile(&sb, "deploy.toml", &web);
     (tmp, sb, profile, ports)
 }
 

@@ -7,7 +7,6 @@ mod tmux;
 
 use common::*;
 use fleetdeck::sandbox::Sandbox;
-use std::time::Duration;
 use tmux::Tmux;
 
 fn image_of(sb: &Sandbox, h: usize, name: &str) -> String {
@@ -19,18 +18,9 @@ fn image_of(sb: &Sandbox, h: usize, name: &str) -> String {
 fn deploy_v2_from_the_wizard_then_roll_back_from_the_releases_view() {
     let (_tmp, sb) = sandbox(2);
     let names: Vec<String> = (1..=2).map(|i| format!("{}-web-{i}", sb.prefix)).collect();
-    for (h, n) in names.iter().enumerate() {
-        let id = sb.run_web(h, n, "v1", Sandbox::free_port(), "web").unwrap();
-        sb.wait_healthy(h, &id, Duration::from_secs(30)).unwrap();
-    }
-    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
-    let base = text.split("[[services]]").next().unwrap();
-    let profile = sb.profile_path.with_file_name("wizard.toml");
-    std::fs::write(
-        &profile,
-        format!("{base}\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\n\n[services.deploy]\nmonitor = \"1s\"\nstop_timeout = \"2s\"\n"),
-    )
-    .unwrap();
+    web_replicas(&sb, 2, "v1");
+    let web = web_service("", "monitor = \"1s\"\nstop_timeout = \"2s\"\n");
+    let profile = write_sandbox_profile(&sb, "wizard.toml", &web);
     let audit = profile.with_file_name("audit.jsonl");
     let cmd = format!(
         "FLEETDECK_AUDIT_LOG={} {} --profile {}; echo EXITED:$?; sleep 60",

@@ -251,11 +251,11 @@ mod tests {
     use super::*;
     use crate::logs::line::{Gap, GapReason, LogLine, StreamKind};
 
-    fn line(ts: i64, text: &str) -> Entry {
+    pub(super) fn line(ts: i64, text: &str) -> Entry {
         Entry::Line(LogLine::new(ts, 0, StreamKind::Stdout, text))
     }
 
-    fn texts(s: &LogStore) -> Vec<String> {
+    pub(super) fn texts(s: &LogStore) -> Vec<String> {
         s.iter()
             .map(|e| match e {
                 Entry::Line(l) => l.text.to_string(),

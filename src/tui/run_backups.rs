@@ -21,6 +21,17 @@ fn session(links: &Links, host: &str) -> Result<Arc<SshSession>, String> {
 
 /// Start the work of a backup effect; returns false for other effects.
 pub(super) fn start(effect: &Effect, profile: &Profile, links: &Links, tx: &mpsc::Sender<Msg>) -> bool {
+    let ours = matches!(
+        effect,
+        Effect::LoadBackups(_)
+            | Effect::BackupRun(_)
+            | Effect::BackupVerify(..)
+            | Effect::BackupRestore(_)
+            | Effect::BackupPrune(_)
+    );
+    if !ours {
+        return false;
+    }
     let job = |name: &str| profile.backups.iter().find(|j| j.name == name).cloned();
     let ctx = BackupContext::new(&profile.name);
     match effect {

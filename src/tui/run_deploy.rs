@@ -103,6 +103,17 @@ impl Deploys {
 
     /// Start the work of a deploy effect; returns false for other effects.
     pub(super) fn start(&mut self, effect: &Effect, app: &App, fleet: &Fleet, tx: &mpsc::Sender<Msg>) -> bool {
+        let ours = matches!(
+            effect,
+            Effect::ListImages(_)
+                | Effect::LoadReleases(_)
+                | Effect::PlanSwarm { .. }
+                | Effect::StartDeploy(_)
+                | Effect::DeployControl(_)
+        );
+        if !ours {
+            return false;
+        }
         let profile = app.profile.clone();
         let tx = tx.clone();
         match effect {

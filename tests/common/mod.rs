@@ -86,3 +86,37 @@ pub fn summary(state: &FleetState) -> Vec<String> {
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fleetdeck"))
 }
+
+/// Starts `fleetdeck-demo/web:<tag>` as `<prefix>-web-<N>` on hosts 0..`hosts` (service
+/// `web`, each on a free port) and waits until every one is healthy. Returns (ids, ports).
+pub fn web_replicas(sb: &Sandbox, hosts: usize, tag: &str) -> (Vec<String>, Vec<u16>) {
+    let mut ids = Vec::new();
+    let mut ports = Vec::new();
+    for h in 0..hosts {
+        let port = Sandbox::free_port();
+        ids.push(sb.run_web(h, &format!("{}-web-{}", sb.prefix, h + 1), tag, port, "web").unwrap());
+        ports.push(port);
+    }
+    for (h, id) in ids.iter().enumerate() {
+        sb.wait_healthy(h, id, Duration::from_secs(30)).unwrap();
+    }
+    (ids, ports)
+}
+
+/// Writes `<sandbox dir>/<name>`: the sandbox profile's settings and hosts (without its
+/// services) followed by `rest`. Returns its path.
+pub fn write_sandbox_profile(sb: &Sandbox, name: &str, rest: &str) -> PathBuf {
+    let text = std::fs::read_to_string(&sb.profile_path).unwrap();
+    let base = text.split("[[services]]").next().unwrap();
+    let path = sb.profile_path.with_file_name(name);
+    std::fs::write(&path, format!("{base}{rest}")).unwrap();
+    path
+}
+
+/// The `web` service of the deploy tests: its /health probe (`probe_extra` lines added) and
+/// `[services.deploy]` with `deploy` lines.
+pub fn web_service(probe_extra: &str, deploy: &str) -> String {
+    format!(
+        "\n[[services]]\nname = \"web\"\ncompose_service = \"web\"\n\n[[services.probes]]\nurl = \"http://127.0.0.1:{{port}}/health\"\nstatus_field = \"status\"\n{probe_extra}\n[services.deploy]\n{deploy}"
+    )
+}

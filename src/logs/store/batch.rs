@@ -105,20 +105,7 @@ fn shift_run_right(s: &mut [Slot], run: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::line::{LogLine, StreamKind};
-
-    fn line(ts: i64, text: &str) -> Entry {
-        Entry::Line(LogLine::new(ts, 0, StreamKind::Stdout, text))
-    }
-
-    fn texts(s: &LogStore) -> Vec<String> {
-        s.iter()
-            .map(|e| match e {
-                Entry::Line(l) => l.text.to_string(),
-                Entry::Gap(g) => format!("gap{}", g.count),
-            })
-            .collect()
-    }
+    use crate::logs::store::tests::{line, texts};
 
     #[test]
     fn batch_insert_equals_one_by_one() {

@@ -218,7 +218,10 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
             let host = &app.fleet.hosts[r.host_index];
             let stale = !host.conn.is_connected();
             let c = host.container(&r.container_id);
-            let usage = host.usage.get(&r.container_id).filter(|_| !stale);
+            let [cpu, mem] = match host.usage.get(&r.container_id).filter(|_| !stale) {
+                Some(u) => container_usage(u),
+                None => ["-".into(), "-".into()],
+            };
             let up = c
                 .and_then(|c| c.started_at.filter(|_| c.is_running() && !stale))
                 .map(|t| age(t, app.now))
@@ -231,8 +234,8 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
                 Cell::from(Span::styled(c.map(|c| c.state.clone()).unwrap_or_default(), theme.muted)),
                 Cell::from(Span::styled(r.health.label(), theme.health(r.health))),
                 Cell::from(Span::styled(clip(&r.image, image_width), value_style)),
-                Cell::from(usage.map(|u| container_usage(u)[0].clone()).unwrap_or_else(|| "-".into())),
-                Cell::from(usage.map(|u| container_usage(u)[1].clone()).unwrap_or_else(|| "-".into())),
+                Cell::from(cpu),
+                Cell::from(mem),
                 Cell::from(Span::styled(c.map(|c| c.restart_count.to_string()).unwrap_or_default(), value_style)),
                 Cell::from(up),
             ];

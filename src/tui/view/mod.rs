@@ -29,17 +29,21 @@ fn chrome(app: &App, area: Rect) -> (u16, u16) {
 
 /// The body area of a `width`×`height` screen (where dashboard, detail and help go).
 pub fn body_area(app: &App, width: u16, height: u16) -> Rect {
-    let area = Rect::new(0, 0, width, height);
+    let [_, _, body, _, _] = areas(app, Rect::new(0, 0, width, height));
+    body
+}
+
+/// The screen's rows: title, protected banner, body, fleetdeck's log pane, hints.
+fn areas(app: &App, area: Rect) -> [Rect; 5] {
     let (banner, log) = chrome(app, area);
-    let [_, _, body, _, _] = Layout::vertical([
+    Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner),
         Constraint::Min(3),
         Constraint::Length(log),
         Constraint::Length(1),
     ])
-    .areas(area);
-    body
+    .areas(area)
 }
 
 /// The furthest a paragraph of `lines` wrapped into `inner` can scroll.
@@ -65,15 +69,7 @@ pub fn scroll_limit(app: &App, width: u16, height: u16) -> u16 {
 /// Draw the whole console.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Block::default().style(theme.base), area);
-    let (banner, log) = chrome(app, area);
-    let [title, banner_area, body, log_area, hints] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(banner),
-        Constraint::Min(3),
-        Constraint::Length(log),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [title, banner_area, body, log_area, hints] = areas(app, area);
     render_title(frame, title, app, theme);
     if app.protected {
         let text = format!(
