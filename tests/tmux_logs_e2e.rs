@@ -163,6 +163,24 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
     assert!(lines.iter().any(|l| l.contains(&format!(" host-2/{}-web-2 ", sb.prefix))), "{written}");
     assert!(status_line(&screen).contains("PAUSED"), "exporting keeps the view paused:\n{screen}");
 
+    // S: from a time on (here 10 s ago, typed as a duration); End follows again and the new
+    // lines of both hosts arrive; w goes back to the whole buffer.
+    tmux.send(&["S"]);
+    tmux.wait_for("the start field", 60, |s| status_line(s).starts_with("from (14:05"));
+    tmux.send(&["C-u"]);
+    tmux.type_text("10s");
+    tmux.send(&["Enter"]);
+    tmux.send(&["End"]);
+    let screen = tmux.wait_for("lines from 10 s ago on", 60, |s| {
+        let rows = log_rows(s);
+        status_line(s).contains(" from ")
+            && rows.iter().any(|r| r.contains("host-1/"))
+            && rows.iter().any(|r| r.contains("host-2/"))
+    });
+    assert!(Regex::new(r" from \d\d:\d\d:\d\d").unwrap().is_match(&status_line(&screen)), "{screen}");
+    tmux.send(&["w"]);
+    tmux.wait_for("the start dropped", 60, |s| !status_line(s).contains(" from "));
+
     // q closes the log view: back to the dashboard; q again quits.
     tmux.send(&["q"]);
     tmux.wait_for("the dashboard again", 60, |s| s.contains("Hosts (2)") && !s.contains("Logs · "));
