@@ -173,7 +173,12 @@ fn main() {
     drop(ingest(&raw, &spans, &warn, false));
 
     // Store-only insert rate, from ready lines (text already allocated).
-    let lines: Vec<Entry> = store.iter().take(n.min(200_000)).map(|e| e.into_owned()).collect();
+    let mut lines: Vec<Entry> = Vec::with_capacity(n.min(200_000));
+    store.for_each(|_, e| {
+        if lines.len() < n.min(200_000) {
+            lines.push(e.into_owned());
+        }
+    });
     let mut shuffled_late = lines.clone();
     for i in (0..shuffled_late.len()).step_by(100) {
         let j = i.saturating_sub(rng.below(400) as usize);

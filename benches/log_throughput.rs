@@ -145,6 +145,8 @@ pub struct Round {
     /// and the bytes of its lines' texts.
     pub store_bytes: usize,
     pub store_text_bytes: usize,
+    /// fleetdeck: chunks packed so far, packed chunks held, bytes of unpacked copies held
+    pub store_packing: (u64, usize, usize),
     pub view_burst: usize,
     pub keys: Vec<Duration>,
     /// During each key's latency: the time the UI thread ran, and waited on a run queue (for
@@ -499,12 +501,15 @@ fn case_rows(count: usize, case: &Case, fd: &[Round], rw: &[Round]) -> Vec<Row> 
         Row {
             what: format!("{who}: fleetdeck peak RSS"),
             value: format!(
-                "{:.1} MiB ({:.1} MiB at the start; store {} lines at the end, holding {:.1} MiB for {:.1} MiB of text)",
+                "{:.1} MiB = {:.1} MB ({:.1} MiB at the start; store {} lines at the end, holding {:.1} MiB for {:.1} MiB of text; {} chunks held packed, {:.1} MiB of unpacked copies)",
                 mib(fd.iter().map(|r| r.rss_peak).max().unwrap_or(0)),
+                fd.iter().map(|r| r.rss_peak).max().unwrap_or(0) as f64 / 1e6,
                 mib(fd.last().map_or(0, |r| r.rss_start)),
                 fd.last().map_or(0, |r| r.store_len),
                 mib(fd.last().map_or(0, |r| r.store_bytes as u64)),
-                mib(fd.last().map_or(0, |r| r.store_text_bytes as u64))
+                mib(fd.last().map_or(0, |r| r.store_text_bytes as u64)),
+                fd.last().map_or(0, |r| r.store_packing.1),
+                mib(fd.last().map_or(0, |r| r.store_packing.2 as u64))
             ),
             target: "1M lines ≤ 150 MB (see log_store)".into(),
             how: "VmRSS of this process sampled every 50 ms during the rounds".into(),

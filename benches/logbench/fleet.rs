@@ -302,12 +302,14 @@ impl Console {
         let cpu_self = rusage_secs(libc::RUSAGE_SELF) - cpu0;
         let (cpu_sshd, cpu_engine) = outside.map(|o| o.since()).unwrap_or_default();
         let pane = self.app.logs.as_ref().ok_or("the log view closed")?;
-        let view_burst = pane
-            .view
-            .window(&pane.store, 0, pane.view.len())
-            .iter()
-            .filter(|e| e.as_line().is_some_and(|l| l.text.starts_with(&m.burst)))
+        let mut reader = pane.store.reader();
+        let view_burst = (0..pane.view.len())
+            .filter(|&i| {
+                let entry = pane.view.abs_at(i).and_then(|abs| reader.get(abs));
+                entry.and_then(|e| e.into_line()).is_some_and(|l| l.text.starts_with(&m.burst))
+            })
             .count();
+        drop(reader);
         let round = Round {
             lines: seen.values().map(|s| s.distinct).sum(),
             repeated: seen.values().map(|s| s.repeated).sum(),
@@ -321,7 +323,12 @@ impl Console {
             rss_peak: rss.peak(),
             store_len: pane.store.len(),
             store_bytes: pane.store.bytes_held(),
-            store_text_bytes: pane.store.iter().filter_map(|e| e.into_line()).map(|l| l.text.len()).sum(),
+            store_packing: pane.store.packing_stats(),
+            store_text_bytes: {
+                let mut n = 0;
+                pane.store.for_each(|_, e| n += e.into_line().map_or(0, |l| l.text.len()));
+                n
+            },
             view_burst,
             keys,
             keys_ran,
@@ -349,12 +356,18 @@ impl Console {
     /// Draws the log view with [`RENDER_LINES`] lines of the open pane in a fresh pane.
     fn measure_render(&mut self) -> Result<RenderTimes, String> {
         let old = self.app.logs.take().ok_or("no log view to take lines from")?;
-        let entries: Vec<Entry> = old.store.iter().rev().take(RENDER_LINES).map(|e| e.into_owned()).collect();
+        let from = old.store.end_abs().saturating_sub(RENDER_LINES as u64);
+        let mut entries: Vec<Entry> = Vec::with_capacity(RENDER_LINES);
+        old.store.for_each(|abs, e| {
+            if abs >= from {
+                entries.push(e.into_owned());
+            }
+        });
         let mut pane = LogPane::new(old.title.clone(), self.app.log_budget);
         pane.sources = old.sources.clone();
         pane.height = old.height;
         pane.now = old.now;
-        pane.ingest(entries.into_iter().rev().collect());
+        pane.ingest(entries);
         let lines = pane.store.len();
         self.app.logs = Some(pane);
         let mut cases = Vec::new();

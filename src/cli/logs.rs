@@ -137,13 +137,11 @@ fn run_inner(ui: &UiArgs, args: &LogsArgs) -> Result<i32, String> {
             for e in batch.drain(..) {
                 store.insert(e);
             }
-            for abs in store.first_abs()..store.end_abs() {
-                if let Some(e) = store.get(abs) {
-                    if filter.matches_entry(&e) {
-                        printer.print(&session, &e);
-                    }
+            store.for_each(|_, e| {
+                if filter.matches_entry(&e) {
+                    printer.print(&session, &e);
                 }
-            }
+            });
             printer.flush();
             return Ok(0);
         }

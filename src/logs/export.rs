@@ -35,8 +35,9 @@ pub fn export(
         written += 1;
     }
     let mut buf = String::new();
+    let mut r = store.reader();
     for i in 0..view.len() {
-        let Some(e) = view.entry_at(store, i) else { continue };
+        let Some(e) = view.abs_at(i).and_then(|abs| r.get(abs)) else { continue };
         buf.clear();
         format_entry_into(&mut buf, &e, &label, utc, strip);
         buf.push('\n');

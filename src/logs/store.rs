@@ -22,6 +22,7 @@ use crate::logs::line::{Entry, EntryRef};
 
 pub mod arena;
 mod batch;
+mod scan;
 
 use arena::{Arena, Loc};
 pub use batch::BatchOutcome;
@@ -198,10 +199,16 @@ impl LogStore {
         (self.evicted > 0).then(|| format!("{} older lines dropped (line budget {})", self.evicted, self.budget))
     }
 
+    /// The entry at absolute position `abs`. A packed chunk is unpacked into a copy kept until
+    /// the store next changes (once more than a few dozen are held): for a few entries, such as
+    /// the rows on screen; passes over many use [`reader`](Self::reader).
     pub fn get(&self, abs: u64) -> Option<EntryRef<'_>> {
-        let idx = usize::try_from(abs.checked_sub(self.evicted)?).ok()?;
-        let s = self.entries.get(idx)?;
+        let s = self.slot(abs)?;
         Some(self.arena.get(s.ts, s.loc))
+    }
+
+    fn slot(&self, abs: u64) -> Option<&Slot> {
+        self.entries.get(usize::try_from(abs.checked_sub(self.evicted)?).ok()?)
     }
 
     /// Absolute position of the oldest entry kept.
@@ -214,9 +221,32 @@ impl LogStore {
         self.evicted + self.entries.len() as u64
     }
 
-    /// All entries kept, oldest first (the first is at [`first_abs`](Self::first_abs)).
+    /// All entries kept, oldest first (the first is at [`first_abs`](Self::first_abs)). Like
+    /// [`get`](Self::get), it unpacks packed chunks into copies kept until the store next
+    /// changes: for tests and small stores; passes over many entries use
+    /// [`reader`](Self::reader) or [`for_each`](Self::for_each).
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = EntryRef<'_>> + ExactSizeIterator {
         self.entries.iter().map(|s| self.arena.get(s.ts, s.loc))
+    }
+
+    /// A reader for passes over many entries: packed chunks are unpacked into its own buffer
+    /// one at a time, and no copy is kept (see [`arena`]).
+    pub fn reader(&self) -> StoreReader<'_> {
+        StoreReader { store: self, arena: self.arena.reader() }
+    }
+
+    /// Calls `f` with every entry kept, oldest first, and its absolute position.
+    pub fn for_each(&self, mut f: impl FnMut(u64, EntryRef<'_>)) {
+        let mut r = self.arena.reader();
+        for (i, s) in self.entries.iter().enumerate() {
+            f(self.evicted + i as u64, r.get(s.ts, s.loc));
+        }
+    }
+
+    /// What the arena holds: chunks packed so far and packed now, and bytes of unpacked copies.
+    pub fn packing_stats(&self) -> (u64, usize, usize) {
+        let (ever, now) = self.arena.packed_chunks();
+        (ever, now, self.arena.cached_bytes())
     }
 
     /// Times the arena relocated records that pinned its chunks (see [`arena`]).
@@ -243,6 +273,20 @@ impl LogStore {
         self.arena.clear();
         self.evicted += n;
         n
+    }
+}
+
+/// Reads entries of a [`LogStore`] for a pass over many of them ([`LogStore::reader`]).
+pub struct StoreReader<'a> {
+    store: &'a LogStore,
+    arena: arena::Reader<'a>,
+}
+
+impl StoreReader<'_> {
+    /// The entry at absolute position `abs`, borrowing the reader until the next call.
+    pub fn get(&mut self, abs: u64) -> Option<EntryRef<'_>> {
+        let s = self.store.slot(abs)?;
+        Some(self.arena.get(s.ts, s.loc))
     }
 }
 
@@ -392,8 +436,8 @@ mod tests {
             }
             assert_eq!(contents(&s), model.entries, "after {i} entries");
             s.arena.check();
-            let (held, live) = (s.arena.held_bytes(), s.arena.live_bytes());
-            assert!(held <= live + live / 2 + 10 * CHUNK, "after {i} entries: {held} bytes held for {live}");
+            let (extent, live) = (s.arena.extent_bytes(), s.arena.live_bytes());
+            assert!(extent <= live + live / 2 + 10 * CHUNK, "after {i} entries: {extent} bytes held for {live}");
         }
         s
     }
@@ -456,14 +500,14 @@ mod tests {
                 line(i as i64, &format!("line {i} {}", "z".repeat(next(60) as usize)))
             }
         });
-        assert!(s.arena.held_chunks() < 20 && s.arena.chunks_len() < 2 * 20 + 64, "{}", s.arena.chunks_len());
+        assert!(s.arena.held_chunks() < 20 && s.arena.chunk_slots() < 2 * 20 + 64, "{}", s.arena.chunk_slots());
         assert!(s.arena.compactions() > 0);
         assert_eq!(s.iter().last().and_then(Entry::into_line).map(|l| (l.text, l.seq)), Some(("forever", 0)));
     }
 
     #[test]
     fn clear_and_shrinking_the_budget_release_the_arena() {
-        let mut s = LogStore::with_arena(10_000, Arena::with_chunk_bytes(1024));
+        let mut s = LogStore::with_arena(10_000, Arena::with_chunk_bytes(1024).without_packing());
         for i in 0..5_000 {
             s.insert(line(i, &format!("{i:>60}")));
         }

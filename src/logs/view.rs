@@ -70,9 +70,7 @@ impl FilteredView {
             self.index.extend(first..store.end_abs());
         } else {
             let filter = &self.filter;
-            self.index.extend(
-                store.iter().enumerate().filter(|(_, e)| filter.matches_entry(e)).map(|(i, _)| first + i as u64),
-            );
+            self.index.extend(store.positions_where(|e| filter.matches_entry(e)));
         }
         if self.index.capacity() > 2 * self.index.len() + 1024 {
             self.index.shrink_to_fit();
@@ -112,8 +110,9 @@ impl FilteredView {
         let mut change = BatchChange::default();
         let pos = &outcome.positions;
         if let Some(&p0) = pos.first() {
+            let mut r = store.reader();
             let matched: Vec<bool> =
-                pos.iter().map(|&p| store.get(p).is_some_and(|e| self.filter.matches_entry(&e))).collect();
+                pos.iter().map(|&p| r.get(p).is_some_and(|e| self.filter.matches_entry(&e))).collect();
             let k = self.index.partition_point(|&a| a < p0);
             let old_tail: Vec<u64> = self.index.drain(k..).collect();
             let mut j = 0;
@@ -192,8 +191,9 @@ impl FilteredView {
             return None;
         }
         let from = from.min(n - 1);
+        let mut r = store.reader();
         (1..=n).map(|k| if forward { (from + k) % n } else { (from + n - k % n) % n }).find(|&i| {
-            self.entry_at(store, i).and_then(Entry::into_line).is_some_and(|l| re.is_match(&strip_ansi(l.text)))
+            r.get(self.index[i]).and_then(Entry::into_line).is_some_and(|l| re.is_match(&strip_ansi(l.text)))
         })
     }
 }
@@ -343,5 +343,54 @@ mod tests {
         assert_eq!(view.len(), 3, "two misses and the gap");
         view.set_filter(LogFilter::default(), &store);
         assert_eq!(view.len(), store.len());
+    }
+}
+
+/// Passes over the whole buffer (rebuild, search, export) read packed chunks without keeping
+/// copies of them; only the rows on screen are unpacked into kept copies.
+#[cfg(test)]
+mod packed_tests {
+    use super::*;
+    use crate::logs::filter::FilterSpec;
+    use crate::logs::line::{LogLine, StreamKind};
+
+    #[test]
+    fn passes_over_a_packed_store_keep_no_copies() {
+        let mut store = LogStore::new(100_000);
+        let mut batch: Vec<Entry> = (0..60_000i64)
+            .map(|i| {
+                let text = format!("i={i} level=info msg=\"request completed\" path=/api/v1/items/{}", i * 31 % 977);
+                Entry::Line(LogLine::new(i, (i % 3) as u32, StreamKind::Stdout, &text))
+            })
+            .collect();
+        store.insert_batch(&mut batch);
+        let (_, packed, cached) = store.packing_stats();
+        assert!(packed > 50 && cached == 0, "{packed} chunks packed, {cached} bytes of copies");
+        assert!(store.bytes_held() < 60_000 * 40, "{} bytes held for 60,000 lines of ~70 bytes", store.bytes_held());
+
+        let spec = FilterSpec { include: Some(r"i=\d*7\b".into()), ..Default::default() };
+        let mut view = FilteredView::new(LogFilter::new(&FilterSpec::default()).unwrap());
+        view.set_filter(LogFilter::new(&spec).unwrap(), &store);
+        assert_eq!(view.len(), 6_000);
+        assert_eq!(store.packing_stats().2, 0, "rebuild");
+        let re = Regex::new("i=17 ").unwrap();
+        assert_eq!(view.find(&store, &re, view.len() - 1, true), Some(1));
+        assert_eq!(store.packing_stats().2, 0, "search");
+        let path = std::env::temp_dir().join(format!("fleetdeck-packed-export-{}.log", std::process::id()));
+        let n = crate::logs::export::export(&path, &view, &store, |s| format!("s{s}"), true, true).unwrap();
+        let exported = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!((n, exported.lines().count()), (6_000, 6_000));
+        assert!(exported.lines().nth(1).unwrap().contains("i=17 level=info"));
+        assert_eq!(store.packing_stats().2, 0, "export");
+
+        // the rows on screen: a copy of the one chunk they are in
+        let rows: Vec<String> =
+            view.window(&store, 10, 5).iter().filter_map(|e| e.as_line()).map(|l| l.text.to_string()).collect();
+        assert_eq!(rows[0].split(' ').next(), Some("i=107"));
+        let cached = store.packing_stats().2;
+        assert!(cached > 0 && cached <= 2 * crate::logs::store::arena::DEFAULT_CHUNK_BYTES, "{cached}");
+        view.set_filter(LogFilter::new(&FilterSpec::default()).unwrap(), &store);
+        assert_eq!(view.len(), 60_000);
     }
 }

@@ -1,7 +1,8 @@
 //! Where the store keeps what an entry holds besides its timestamp: one *record* per entry
-//! (a line's source and text; a gap's fields), appended to large chunks (1 MiB) instead of
-//! one heap allocation per line, so a line costs its text plus ~3 bytes here and the store's
-//! 16-byte slot.
+//! (a line's source and text; a gap's fields), appended to chunks (64 KiB) instead of one heap
+//! allocation per line, and packed with LZ4 once a chunk is a few chunks behind the newest
+//! ([`body`]): a line costs the store's 16-byte slot plus its record's packed share (for
+//! typical log lines a quarter to a fifth of the text).
 //!
 //! A record is addressed by a [`Loc`], which also carries what fits in a few bits: the chunk's
 //! id (24 bits, wrapping), the byte offset in it (20 bits), the entry's flags (6 bits: a
@@ -17,63 +18,50 @@
 //! the lines that arrived with them (a source with its clock ahead) pin their chunks; the
 //! store then relocates their records ([`Arena::begin_compaction`]).
 //!
-//! Encoding: numbers as ASCII varints (6 bits a byte, `0x40` = more follow), then the text:
-//! every byte outside the texts is ASCII, so a chunk is a `String` and texts are sliced out of
-//! it without `unsafe` or re-validation.
+//! Reading: [`Arena::get`] (`&self`, a few entries: the view's window) unpacks a packed chunk
+//! into a copy the chunk keeps, so the text it hands out can borrow it; the copies are
+//! dropped again by the next change once more than [`CACHED_CHUNKS`] are held. Passes over
+//! many entries use a [`Reader`] instead, which unpacks into its own buffer and keeps no copy.
+//!
+//! Encoding ([`codec`]): numbers as ASCII varints (6 bits a byte, `0x40` = more follow), then
+//! the text: every byte outside the texts is ASCII, so a chunk is a `String` and texts are
+//! sliced out of it without `unsafe`.
 //! * line: source, the seq when the `Loc` cannot hold it, text length, text;
 //! * gap: source, count, `to_ts - from_ts` (zigzag). Its `from_ts` is the entry's timestamp,
 //!   kept by the store.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
-use crate::logs::level::Level;
-use crate::logs::line::{Entry, EntryRef, Gap, GapReason, LogLine, StreamKind};
+use crate::logs::line::{Entry, EntryRef, Gap, LogLine};
 
-/// Size of a regular chunk (the most a 20-bit offset addresses); a record larger than this
-/// gets a chunk of its own.
+mod body;
+mod codec;
+
+use body::Body;
+use codec::*;
+
+/// The most a 20-bit offset addresses: a record larger than the arena's chunk size gets a
+/// chunk of its own, at most this large.
 pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// Size of a regular chunk: LZ4 looks back at most 64 KiB, so larger chunks would pack no
+/// better, and a reader unpacks a whole chunk to read one line of it.
+pub const DEFAULT_CHUNK_BYTES: usize = 64 << 10;
+
+/// Chunks kept plain at the end, the open one included (the live tail a following view reads
+/// every frame).
+const PLAIN_TAIL: usize = 8;
+
+/// Unpacked copies made by [`Arena::get`] that the arena keeps before dropping the older ones.
+pub const CACHED_CHUNKS: usize = 32;
 
 /// Where a record lives and its entry's flags and seq: see the module documentation.
 pub type Loc = u64;
 
-const SEQ_BITS: u32 = 14;
-const FLAG_BITS: u32 = 6;
-const OFF_BITS: u32 = 20;
-const ID_BITS: u32 = 24;
-const ID_MASK: u32 = (1 << ID_BITS) - 1;
-/// In a `Loc`'s seq field: the seq is in the record.
-const SEQ_ESCAPE: u64 = (1 << SEQ_BITS) - 1;
-/// Flags of a gap (bit 0: the reason); a line's are its stream (bits 0-1) and level (2-4).
-const GAP: u8 = 0x20;
-const MORE: u8 = 0x40;
-
-fn pack(id: u32, off: usize, flags: u8, seq: u64) -> Loc {
-    debug_assert!(off < 1 << OFF_BITS && flags < 1 << FLAG_BITS && seq <= SEQ_ESCAPE);
-    u64::from(id & ID_MASK) << (OFF_BITS + FLAG_BITS + SEQ_BITS)
-        | (off as u64) << (FLAG_BITS + SEQ_BITS)
-        | u64::from(flags) << SEQ_BITS
-        | seq
-}
-
-fn chunk_id(loc: Loc) -> u32 {
-    (loc >> (OFF_BITS + FLAG_BITS + SEQ_BITS)) as u32
-}
-
-fn offset(loc: Loc) -> usize {
-    (loc >> (FLAG_BITS + SEQ_BITS)) as usize & ((1 << OFF_BITS) - 1)
-}
-
-fn flags(loc: Loc) -> u8 {
-    (loc >> SEQ_BITS) as u8 & ((1 << FLAG_BITS) - 1)
-}
-
-fn seq_field(loc: Loc) -> u64 {
-    loc & SEQ_ESCAPE
-}
-
 #[derive(Debug)]
 struct Chunk {
-    data: String,
+    body: Body,
     /// Bytes of records still referenced.
     live: usize,
     /// Seqs of the lines in it are relative to this (the first new line's).
@@ -91,23 +79,34 @@ pub struct Arena {
     /// Whether the last chunk takes more records (a chunk made for one large record does not).
     open: bool,
     chunk_bytes: usize,
+    /// Whether chunks behind the tail are packed.
+    packing: bool,
     /// Bytes referenced, over all chunks.
     live: usize,
-    /// Capacity of the chunks held.
+    /// Memory of the chunks held (plain capacity or packed size; unpacked copies apart).
     held: usize,
+    /// Plain bytes the chunks held span (what compaction weighs `live` against).
+    extent: usize,
     /// Chunks held (not freed).
     held_chunks: usize,
     /// Seq of the last new line: the base of a chunk that a gap or a relocated line opens.
     last_seq: u64,
     /// Compactions started so far.
     compactions: u64,
+    /// Chunks packed so far.
+    packed: u64,
+    /// Ids of the chunks whose unpacked copy is held, oldest first.
+    cached: Mutex<Vec<u32>>,
     /// Copy of a record being relocated.
     scratch: String,
+    /// The packed chunk (by id) last unpacked by [`release`](Self::release), and its records.
+    released_from: Option<u32>,
+    release_buf: String,
 }
 
 impl Default for Arena {
     fn default() -> Self {
-        Arena::with_chunk_bytes(CHUNK_BYTES)
+        Arena::with_chunk_bytes(DEFAULT_CHUNK_BYTES)
     }
 }
 
@@ -119,18 +118,30 @@ impl Arena {
             first_id: 0,
             open: false,
             chunk_bytes: chunk_bytes.clamp(16, CHUNK_BYTES),
+            packing: true,
             live: 0,
             held: 0,
+            extent: 0,
             held_chunks: 0,
             last_seq: 0,
             compactions: 0,
+            packed: 0,
+            cached: Mutex::new(Vec::new()),
             scratch: String::new(),
+            released_from: None,
+            release_buf: String::new(),
         }
+    }
+
+    /// The same arena keeping every chunk plain (tests and comparisons).
+    pub fn without_packing(self) -> Self {
+        Arena { packing: false, ..self }
     }
 
     /// Appends `e`'s record and returns where. `seq` is a line's (the store's next one: lines
     /// come in seq order); ignored for a gap.
     pub fn push(&mut self, e: &Entry, seq: u64) -> Loc {
+        self.trim_cached();
         match e {
             Entry::Line(l) => {
                 self.last_seq = seq;
@@ -150,46 +161,69 @@ impl Arena {
             (false, false) => Some(body + varint_len(seq)),
             (false, true) => None,
         };
-        let (id, chunk) = self.room_for(if fresh { seq } else { self.last_seq }, size);
-        let off = chunk.data.len();
-        let rel = if in_range(chunk.base_seq) { seq.wrapping_sub(chunk.base_seq) } else { SEQ_ESCAPE };
-        put_varint(&mut chunk.data, u64::from(l.source));
+        let (id, base_seq, data) = self.room_for(if fresh { seq } else { self.last_seq }, size);
+        let off = data.len();
+        let rel = if in_range(base_seq) { seq.wrapping_sub(base_seq) } else { SEQ_ESCAPE };
+        put_varint(data, u64::from(l.source));
         if rel == SEQ_ESCAPE {
-            put_varint(&mut chunk.data, seq);
+            put_varint(data, seq);
         }
-        put_varint(&mut chunk.data, l.text.len() as u64);
-        chunk.data.push_str(l.text);
+        put_varint(data, l.text.len() as u64);
+        data.push_str(l.text);
         self.added(id, off, stream_code(l.stream) | level_code(l.level) << 2, rel)
     }
 
     fn push_gap(&mut self, g: &Gap) -> Loc {
         let span = zigzag(g.to_ts.wrapping_sub(g.from_ts));
         let size = varint_len(u64::from(g.source)) + varint_len(g.count) + varint_len(span);
-        let (id, chunk) = self.room_for(self.last_seq, |_| Some(size));
-        let off = chunk.data.len();
-        put_varint(&mut chunk.data, u64::from(g.source));
-        put_varint(&mut chunk.data, g.count);
-        put_varint(&mut chunk.data, span);
+        let (id, _, data) = self.room_for(self.last_seq, |_| Some(size));
+        let off = data.len();
+        put_varint(data, u64::from(g.source));
+        put_varint(data, g.count);
+        put_varint(data, span);
         self.added(id, off, GAP | reason_code(g.reason), 0)
     }
 
     /// The open chunk when it has room for a record of `size(chunk's base seq)` bytes (`None`:
     /// it does not belong there), else a new chunk with base `base` (of its own for a record
-    /// larger than a chunk).
-    fn room_for(&mut self, base: u64, size: impl Fn(u64) -> Option<usize>) -> (u32, &mut Chunk) {
-        let fits = |c: &Chunk| size(c.base_seq).is_some_and(|n| c.data.capacity() - c.data.len() >= n);
+    /// larger than a chunk): its id, base seq and text to append to.
+    fn room_for(&mut self, base: u64, size: impl Fn(u64) -> Option<usize>) -> (u32, u64, &mut String) {
+        let fits = |c: &Chunk| match &c.body {
+            Body::Plain(s) => size(c.base_seq).is_some_and(|n| s.capacity() - s.len() >= n),
+            Body::Packed(_) => false,
+        };
         if !(self.open && matches!(self.chunks.back(), Some(Some(c)) if fits(c))) {
             let need = size(base).expect("a record fits a chunk based on it");
             self.close_last();
             assert!(self.chunks.len() < ID_MASK as usize, "more chunk ids than a Loc holds");
             let data = String::with_capacity(self.chunk_bytes.max(need));
             self.held += data.capacity();
+            self.extent += data.capacity();
             self.held_chunks += 1;
-            self.chunks.push_back(Some(Chunk { data, live: 0, base_seq: base, victim: false }));
+            self.chunks.push_back(Some(Chunk { body: Body::Plain(data), live: 0, base_seq: base, victim: false }));
             self.open = need <= self.chunk_bytes;
+            self.pack_behind_tail();
         }
         let id = self.first_id.wrapping_add(self.chunks.len() as u32 - 1) & ID_MASK;
-        (id, self.chunks.back_mut().and_then(Option::as_mut).expect("a chunk was just made"))
+        let chunk = self.chunks.back_mut().and_then(Option::as_mut).expect("a chunk was just made");
+        (id, chunk.base_seq, chunk.body.plain_mut().expect("the open chunk is plain"))
+    }
+
+    /// Packs the chunk just out of the plain tail (chunks are made one at a time, so every
+    /// chunk passes this spot once).
+    fn pack_behind_tail(&mut self) {
+        let Some(i) = self.chunks.len().checked_sub(PLAIN_TAIL + 1) else { return };
+        if !self.packing {
+            return;
+        }
+        if let Some(Some(c)) = self.chunks.get_mut(i) {
+            let before = c.body.held();
+            if c.body.pack() {
+                self.held = self.held - before + c.body.held();
+                self.extent = self.extent - before + c.body.extent();
+                self.packed += 1;
+            }
+        }
     }
 
     /// Stops appending to the last chunk: frees it if nothing references it, or gives back
@@ -199,10 +233,13 @@ impl Arena {
         self.open = false;
         let Some(i) = self.chunks.len().checked_sub(1) else { return };
         if let Some(Some(c)) = self.chunks.get_mut(i) {
-            let cap = c.data.capacity();
-            if c.live > 0 && cap - c.data.len() > cap / 8 {
-                c.data.shrink_to_fit();
-                self.held -= cap - c.data.capacity();
+            if let (Some(data), true) = (c.body.plain_mut(), c.live > 0) {
+                let cap = data.capacity();
+                if cap - data.len() > cap / 8 {
+                    data.shrink_to_fit();
+                    self.held -= cap - data.capacity();
+                    self.extent -= cap - data.capacity();
+                }
             }
         }
         self.free_if_unused(i);
@@ -212,11 +249,13 @@ impl Arena {
     fn added(&mut self, id: u32, off: usize, flags: u8, seq: u64) -> Loc {
         let loc = pack(id, off, flags, seq);
         let chunk = self.chunks.back_mut().and_then(Option::as_mut).expect("the record's chunk");
-        let size = chunk.data.len() - off;
-        debug_assert_eq!(size, record_end(chunk.data.as_bytes(), loc) - off);
+        let data = chunk.body.plain_mut().expect("the open chunk is plain");
+        let size = data.len() - off;
+        debug_assert_eq!(size, record_end(data.as_bytes(), loc) - off);
+        let full = data.len() >= data.capacity();
         chunk.live += size;
         self.live += size;
-        if chunk.data.len() >= chunk.data.capacity() {
+        if full {
             self.open = false;
         }
         loc
@@ -226,21 +265,57 @@ impl Arena {
         (chunk_id(loc).wrapping_sub(self.first_id) & ID_MASK) as usize
     }
 
+    /// Index of the chunk holding the record at `loc`, below [`chunk_slots`](Self::chunk_slots)
+    /// (records in one chunk share it).
+    pub fn chunk_index(&self, loc: Loc) -> usize {
+        self.index(loc)
+    }
+
+    /// Chunk indexes in use (freed ones between held ones included).
+    pub fn chunk_slots(&self) -> usize {
+        self.chunks.len()
+    }
+
     fn chunk(&self, loc: Loc) -> &Chunk {
         self.chunks.get(self.index(loc)).and_then(Option::as_ref).expect("a record of a freed chunk")
     }
 
-    /// The entry whose record is at `loc` (`ts` is kept by the store).
+    /// The entry whose record is at `loc` (`ts` is kept by the store). Unpacks its chunk into
+    /// a copy the chunk keeps when it is packed: for a few entries at a time (see the module
+    /// documentation); passes over many use [`reader`](Self::reader).
     pub fn get(&self, ts: i64, loc: Loc) -> EntryRef<'_> {
-        decode(self.chunk(loc), loc, ts)
+        let chunk = self.chunk(loc);
+        let (records, made) = chunk.body.unpack_cached();
+        if made {
+            self.cached.lock().unwrap_or_else(|e| e.into_inner()).push(chunk_id(loc));
+        }
+        decode(records, chunk.base_seq, loc, ts)
+    }
+
+    /// A reader for passes over many entries: keeps no unpacked copies.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader { arena: self, bufs: Vec::new(), uses: 0 }
     }
 
     /// Forgets the record at `loc`; its chunk is freed when it was the last one referenced
     /// (unless more records may still be appended to it).
     pub fn release(&mut self, loc: Loc) {
         let i = self.index(loc);
-        let chunk = self.chunks.get_mut(i).and_then(Option::as_mut).expect("a record of a freed chunk");
-        let size = record_end(chunk.data.as_bytes(), loc) - offset(loc);
+        let chunk = self.chunks.get(i).and_then(Option::as_ref).expect("a record of a freed chunk");
+        // eviction goes through a chunk's records one after another: unpacking a packed chunk
+        // once into the arena's buffer serves all of them
+        let records = match chunk.body.cached() {
+            Some(records) => records,
+            None => {
+                if self.released_from != Some(chunk_id(loc)) {
+                    chunk.body.unpack_into(&mut self.release_buf);
+                    self.released_from = Some(chunk_id(loc));
+                }
+                &self.release_buf
+            }
+        };
+        let size = record_end(records.as_bytes(), loc) - offset(loc);
+        let chunk = self.chunks.get_mut(i).and_then(Option::as_mut).expect("checked above");
         chunk.live -= size;
         self.live -= size;
         self.free_if_unused(i);
@@ -248,11 +323,19 @@ impl Arena {
 
     fn free_if_unused(&mut self, i: usize) {
         let last = i + 1 == self.chunks.len();
+        let id = self.first_id.wrapping_add(i as u32) & ID_MASK;
         let Some(slot) = self.chunks.get_mut(i) else { return };
         if slot.as_ref().is_some_and(|c| c.live == 0) && !(last && self.open) {
             let chunk = slot.take().expect("checked above");
-            self.held -= chunk.data.capacity();
+            self.held -= chunk.body.held();
+            self.extent -= chunk.body.extent();
             self.held_chunks -= 1;
+            if self.released_from == Some(id) {
+                self.released_from = None;
+            }
+            if chunk.body.cached_bytes() > 0 {
+                self.cached.get_mut().unwrap_or_else(|e| e.into_inner()).retain(|&c| c != id);
+            }
             if last {
                 self.open = false;
             }
@@ -263,23 +346,59 @@ impl Arena {
         }
     }
 
-    /// Drops every record (the store was cleared).
-    pub fn clear(&mut self) {
-        *self = Arena::with_chunk_bytes(self.chunk_bytes);
+    /// Drops the oldest unpacked copies once more than [`CACHED_CHUNKS`] are held, down to
+    /// half of that.
+    fn trim_cached(&mut self) {
+        let cached = self.cached.get_mut().unwrap_or_else(|e| e.into_inner());
+        if cached.len() <= CACHED_CHUNKS {
+            return;
+        }
+        let old: Vec<u32> = cached.drain(..cached.len() - CACHED_CHUNKS / 2).collect();
+        for id in old {
+            let i = (id.wrapping_sub(self.first_id) & ID_MASK) as usize;
+            if let Some(Some(c)) = self.chunks.get_mut(i) {
+                c.body.drop_cached();
+            }
+        }
     }
 
-    /// Bytes referenced (records of entries in the store).
+    /// Drops every record (the store was cleared).
+    pub fn clear(&mut self) {
+        *self = Arena { packing: self.packing, ..Arena::with_chunk_bytes(self.chunk_bytes) };
+    }
+
+    /// Bytes referenced (records of entries in the store), unpacked.
     pub fn live_bytes(&self) -> usize {
         self.live
     }
 
-    /// Bytes of the chunks held (what the arena costs).
+    /// Bytes of memory the chunks hold (what the arena costs), unpacked copies included.
     pub fn held_bytes(&self) -> usize {
-        self.held
+        self.held + self.cached_bytes()
+    }
+
+    /// Bytes of the unpacked copies held.
+    pub fn cached_bytes(&self) -> usize {
+        let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        cached.iter().filter_map(|&id| self.chunk_by_id(id)).map(|c| c.body.cached_bytes()).sum()
+    }
+
+    fn chunk_by_id(&self, id: u32) -> Option<&Chunk> {
+        self.chunks.get((id.wrapping_sub(self.first_id) & ID_MASK) as usize)?.as_ref()
+    }
+
+    /// Plain bytes the chunks held span (capacity of plain ones).
+    pub fn extent_bytes(&self) -> usize {
+        self.extent
     }
 
     pub fn held_chunks(&self) -> usize {
         self.held_chunks
+    }
+
+    /// Chunks packed so far, and of those held, how many are packed.
+    pub fn packed_chunks(&self) -> (u64, usize) {
+        (self.packed, self.chunks.iter().flatten().filter(|c| c.body.is_packed()).count())
     }
 
     /// Compactions so far (see [`begin_compaction`](Self::begin_compaction)).
@@ -293,36 +412,35 @@ impl Arena {
         Arena { first_id: first_id & ID_MASK, ..Arena::with_chunk_bytes(chunk_bytes) }
     }
 
-    /// Chunk ids kept, freed ones between held ones included (tests).
-    #[cfg(test)]
-    pub fn chunks_len(&self) -> usize {
-        self.chunks.len()
-    }
-
     /// Panics unless the totals agree with the chunks (tests).
     #[cfg(test)]
     pub fn check(&self) {
         let held: Vec<&Chunk> = self.chunks.iter().flatten().collect();
-        assert_eq!(self.held, held.iter().map(|c| c.data.capacity()).sum::<usize>(), "a chunk grew");
+        assert_eq!(self.held, held.iter().map(|c| c.body.held()).sum::<usize>(), "a chunk grew");
+        assert_eq!(self.extent, held.iter().map(|c| c.body.extent()).sum::<usize>());
         assert_eq!(self.held_chunks, held.len());
         assert_eq!(self.live, held.iter().map(|c| c.live).sum::<usize>());
-        assert!(held.iter().all(|c| c.live <= c.data.len() && !c.victim));
+        assert!(held.iter().all(|c| c.live <= c.body.extent() && !c.victim));
         assert!(!matches!(self.chunks.front(), Some(None)));
+        let cached = self.cached.lock().unwrap();
+        let with_copy = held.iter().filter(|c| c.body.cached_bytes() > 0).count();
+        assert_eq!(cached.len(), with_copy, "every unpacked copy is registered once");
     }
 
     /// Starts a compaction when pinned chunks waste too much, marking the chunks whose records
     /// are to be relocated; returns whether it did. Then [`relocate`](Self::relocate) every
     /// record of a marked chunk ([`is_victim`](Self::is_victim)) and call
-    /// [`end_compaction`](Self::end_compaction).
+    /// [`end_compaction`](Self::end_compaction). Measured in plain bytes (a packed chunk
+    /// pinned by a few records wastes in proportion):
     ///
-    /// * the chunks held exceed 1.5 × the bytes referenced plus 8 chunks: every chunk (but the
-    ///   open one) less than 2/3 referenced is marked, which brings them back under 1.5 × plus
-    ///   one chunk, so the copying is paid for by at least 8 chunks of new waste;
+    /// * the chunks held span more than 1.5 × the bytes referenced plus 8 chunks: every chunk
+    ///   (but the open one) less than 2/3 referenced is marked, which brings them back under
+    ///   1.5 × plus one chunk, so the copying is paid for by at least 8 chunks of new waste;
     /// * or freed chunks pile up behind held ones (their ids stay allocated, 48 bytes each):
     ///   more than twice as many ids as chunks held, plus 64: every chunk before the last freed
     ///   one is marked, so that all the freed ids can be dropped.
     pub fn begin_compaction(&mut self) -> bool {
-        let wasteful = self.held > self.live + self.live / 2 + 8 * self.chunk_bytes;
+        let wasteful = self.extent > self.live + self.live / 2 + 8 * self.chunk_bytes;
         let piled_up = self.chunks.len() > 2 * self.held_chunks + 64;
         if !wasteful && !piled_up {
             return false;
@@ -333,7 +451,7 @@ impl Arena {
         let mut marked = false;
         for (i, chunk) in self.chunks.iter_mut().enumerate() {
             if let Some(c) = chunk {
-                c.victim = !(open && i + 1 == n) && (i < last_freed || c.live * 3 < c.data.capacity() * 2);
+                c.victim = !(open && i + 1 == n) && (i < last_freed || c.live * 3 < c.body.extent() * 2);
                 marked |= c.victim;
             }
         }
@@ -364,132 +482,55 @@ impl Arena {
         new
     }
 
-    /// Clears the marks of [`begin_compaction`](Self::begin_compaction).
+    /// Clears the marks of [`begin_compaction`](Self::begin_compaction) and drops the copies
+    /// the relocation unpacked.
     pub fn end_compaction(&mut self) {
         for c in self.chunks.iter_mut().flatten() {
             c.victim = false;
         }
+        self.trim_cached();
     }
 }
 
-/// The entry whose record is at `loc` in `chunk`.
-fn decode(chunk: &Chunk, loc: Loc, ts: i64) -> EntryRef<'_> {
-    let b = chunk.data.as_bytes();
-    let (flags, mut pos) = (flags(loc), offset(loc));
-    let source = get_varint(b, &mut pos) as u32;
-    if flags & GAP != 0 {
-        let count = get_varint(b, &mut pos);
-        let to_ts = ts.wrapping_add(unzigzag(get_varint(b, &mut pos)));
-        let reason = if flags & 1 == 0 { GapReason::StreamOverflow } else { GapReason::Reconnect };
-        return Entry::Gap(Gap { source, count, from_ts: ts, to_ts, reason });
-    }
-    let seq = match seq_field(loc) {
-        SEQ_ESCAPE => get_varint(b, &mut pos),
-        rel => chunk.base_seq.wrapping_add(rel),
-    };
-    let len = get_varint(b, &mut pos) as usize;
-    let text = &chunk.data[pos..pos + len];
-    Entry::Line(LogLine { ts, seq, source, stream: stream_of(flags & 3), level: level_of(flags >> 2 & 7), text })
+/// Chunks a [`Reader`] keeps unpacked: entries come in time order and records in arrival
+/// order, so a late line sends the reader one or two chunks ahead and back again.
+const READER_CHUNKS: usize = 4;
+
+/// Reads entries for a pass over many of them ([`Arena::reader`]): a packed chunk is unpacked
+/// into one of the reader's few buffers (the least recently used one), never into a copy the
+/// arena keeps.
+pub struct Reader<'a> {
+    arena: &'a Arena,
+    /// Chunk index, last use, records.
+    bufs: Vec<(usize, u64, String)>,
+    uses: u64,
 }
 
-/// The offset after the record at `loc`, in its chunk's bytes `b`.
-fn record_end(b: &[u8], loc: Loc) -> usize {
-    let mut pos = offset(loc);
-    get_varint(b, &mut pos); // source
-    if flags(loc) & GAP != 0 {
-        get_varint(b, &mut pos); // count
-        get_varint(b, &mut pos); // to_ts - from_ts
-        return pos;
-    }
-    if seq_field(loc) == SEQ_ESCAPE {
-        get_varint(b, &mut pos);
-    }
-    let len = get_varint(b, &mut pos) as usize;
-    pos + len
-}
-
-fn put_varint(out: &mut String, mut v: u64) {
-    loop {
-        let digit = (v & 0x3f) as u8;
-        v >>= 6;
-        if v == 0 {
-            out.push(char::from(digit));
-            return;
+impl Reader<'_> {
+    /// The entry at `loc`, borrowing the reader until the next call.
+    pub fn get(&mut self, ts: i64, loc: Loc) -> EntryRef<'_> {
+        let i = self.arena.index(loc);
+        let chunk = self.arena.chunk(loc);
+        if let Some(records) = chunk.body.cached() {
+            return decode(records, chunk.base_seq, loc, ts);
         }
-        out.push(char::from(digit | MORE));
-    }
-}
-
-/// Bytes [`put_varint`] writes for `v`.
-fn varint_len(v: u64) -> usize {
-    (64 - v.leading_zeros() as usize).div_ceil(6).max(1)
-}
-
-fn get_varint(b: &[u8], pos: &mut usize) -> u64 {
-    let (mut v, mut shift) = (0u64, 0);
-    loop {
-        let byte = b[*pos];
-        *pos += 1;
-        v |= u64::from(byte & 0x3f) << shift;
-        if byte & MORE == 0 {
-            return v;
-        }
-        shift += 6;
-    }
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    (v >> 1) as i64 ^ -((v & 1) as i64)
-}
-
-fn stream_code(s: StreamKind) -> u8 {
-    match s {
-        StreamKind::Stdout => 0,
-        StreamKind::Stderr => 1,
-        StreamKind::File => 2,
-        StreamKind::Journal => 3,
-    }
-}
-
-fn stream_of(code: u8) -> StreamKind {
-    match code {
-        0 => StreamKind::Stdout,
-        1 => StreamKind::Stderr,
-        2 => StreamKind::File,
-        _ => StreamKind::Journal,
-    }
-}
-
-fn level_code(l: Option<Level>) -> u8 {
-    match l {
-        None => 0,
-        Some(Level::Trace) => 1,
-        Some(Level::Debug) => 2,
-        Some(Level::Info) => 3,
-        Some(Level::Warn) => 4,
-        Some(Level::Error) => 5,
-    }
-}
-
-fn level_of(code: u8) -> Option<Level> {
-    match code {
-        1 => Some(Level::Trace),
-        2 => Some(Level::Debug),
-        3 => Some(Level::Info),
-        4 => Some(Level::Warn),
-        5 => Some(Level::Error),
-        _ => None,
-    }
-}
-
-fn reason_code(r: GapReason) -> u8 {
-    match r {
-        GapReason::StreamOverflow => 0,
-        GapReason::Reconnect => 1,
+        self.uses += 1;
+        let k = match self.bufs.iter().position(|b| b.0 == i) {
+            Some(k) => k,
+            None => {
+                let k = if self.bufs.len() < READER_CHUNKS {
+                    self.bufs.push((i, 0, String::new()));
+                    self.bufs.len() - 1
+                } else {
+                    (0..self.bufs.len()).min_by_key(|&k| self.bufs[k].1).expect("READER_CHUNKS > 0")
+                };
+                self.bufs[k].0 = i;
+                chunk.body.unpack_into(&mut self.bufs[k].2);
+                k
+            }
+        };
+        self.bufs[k].1 = self.uses;
+        decode(&self.bufs[k].2, chunk.base_seq, loc, ts)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Tests of the arena: records round trip, chunks are freed as they empty, ids wrap, relocation.
 
 use super::*;
+use crate::logs::level::Level;
+use crate::logs::line::{GapReason, StreamKind};
 
 fn line(ts: i64, source: u32, stream: StreamKind, level: Option<Level>, text: &str) -> Entry {
     Entry::Line(LogLine { ts, seq: 0, source, stream, level, text: text.into() })
@@ -84,7 +86,7 @@ fn chunk_ids_wrap_around() {
             assert_eq!(a.get(0, loc).into_line().map(|l| (l.seq, l.source)), Some((j, 9)));
         }
     }
-    assert!(a.chunks_len() < 20);
+    assert!(a.chunk_slots() < 20);
     a.check();
 }
 
@@ -165,7 +167,7 @@ fn compaction_relocates_records_of_sparse_chunks() {
             a.release(loc);
         }
     }
-    assert!(a.held_bytes() > a.live_bytes() * 2 + 8 * 64, "every chunk is pinned by one line in three");
+    assert!(a.extent_bytes() > a.live_bytes() * 2 + 8 * 64, "every chunk is pinned by one line in three");
     assert!(a.begin_compaction());
     let mut moved = 0;
     for (i, loc) in kept.iter_mut() {
@@ -179,7 +181,7 @@ fn compaction_relocates_records_of_sparse_chunks() {
     assert_eq!(moved, kept.len() - 1, "all but the one in the open chunk");
     a.end_compaction();
     a.check();
-    assert!(a.held_bytes() <= a.live_bytes() + a.live_bytes() / 2 + 64, "{} {}", a.held_bytes(), a.live_bytes());
+    assert!(a.extent_bytes() <= a.live_bytes() + a.live_bytes() / 2 + 64, "{} {}", a.extent_bytes(), a.live_bytes());
     assert!(!a.begin_compaction(), "nothing left to do");
     for (i, loc) in kept {
         let l = a.get(i as i64, loc).into_line().unwrap();
@@ -188,4 +190,104 @@ fn compaction_relocates_records_of_sparse_chunks() {
             (format!("{i:>18}").as_str(), i, 2, StreamKind::Stderr, Some(Level::Warn))
         );
     }
+}
+
+/// Lines like a web service's: fields and words shared between lines, numbers that are not.
+fn service_line(i: u64) -> String {
+    format!(
+        "ts={i} level=info msg=\"request completed\" method=GET path=/api/v1/items/{} status=200 ms={}",
+        i * 7919 % 100_003,
+        i % 97
+    )
+}
+
+#[test]
+fn chunks_behind_the_tail_are_packed_and_read_back_every_way() {
+    let mut a = Arena::with_chunk_bytes(4096);
+    let locs: Vec<Loc> = (0..20_000u64)
+        .map(|i| a.push(&line(i as i64, (i % 5) as u32, StreamKind::Stdout, None, &service_line(i)), i))
+        .collect();
+    a.check();
+    let (ever, now) = a.packed_chunks();
+    assert!(ever > 100 && now as u64 == ever, "{ever} packed, {now} held packed");
+    assert_eq!(now, a.held_chunks() - PLAIN_TAIL, "all but the tail, the open chunk included");
+    // what packing saved: the chunks hold a third of the records or less
+    assert!(a.held_bytes() * 3 < a.live_bytes(), "held {} for {} bytes of records", a.held_bytes(), a.live_bytes());
+    assert!(a.extent_bytes() >= a.live_bytes());
+
+    // a reader keeps no copies
+    let mut r = a.reader();
+    for (i, &loc) in locs.iter().enumerate() {
+        let l = r.get(i as i64, loc).into_line().unwrap();
+        assert_eq!((l.text, l.seq, l.source), (service_line(i as u64).as_str(), i as u64, (i % 5) as u32));
+    }
+    assert_eq!(a.cached_bytes(), 0);
+
+    // get() keeps copies, which the next change trims to CACHED_CHUNKS / 2
+    for (i, &loc) in locs.iter().enumerate().step_by(50) {
+        assert_eq!(a.get(i as i64, loc).into_line().unwrap().text, service_line(i as u64));
+    }
+    a.check();
+    assert!(a.cached_bytes() > CACHED_CHUNKS * 4096 / 2, "one copy per chunk read");
+    let held_with_copies = a.held_bytes();
+    a.push(&line(20_000, 0, StreamKind::Stdout, None, "next"), 20_000);
+    a.check();
+    assert!(a.cached_bytes() <= CACHED_CHUNKS / 2 * 4096, "{} bytes of copies kept", a.cached_bytes());
+    assert!(a.held_bytes() < held_with_copies);
+    for (i, &loc) in locs.iter().enumerate().rev().step_by(333) {
+        assert_eq!(a.get(i as i64, loc).into_line().unwrap().text, service_line(i as u64), "read again after the trim");
+    }
+
+    // releasing everything in arrival order frees the packed chunks and their copies
+    for &loc in &locs {
+        a.release(loc);
+    }
+    a.push(&line(20_001, 0, StreamKind::Stdout, None, "last"), 20_001);
+    a.check();
+    assert_eq!(a.held_chunks(), 1);
+    assert_eq!(a.cached_bytes(), 0);
+}
+
+#[test]
+fn records_of_packed_chunks_are_relocated_intact() {
+    let mut a = Arena::with_chunk_bytes(1024);
+    let mut kept = Vec::new();
+    for i in 0..6_000u64 {
+        let text = service_line(i);
+        let loc = a.push(&line(i as i64, 3, StreamKind::Stderr, Some(Level::Error), &text), i);
+        if i % 10 == 0 {
+            kept.push((i, loc));
+        } else {
+            a.release(loc);
+        }
+    }
+    assert!(a.packed_chunks().0 > 0);
+    assert!(a.begin_compaction(), "chunks one tenth referenced");
+    for (i, loc) in kept.iter_mut() {
+        if a.is_victim(*loc) {
+            *loc = a.relocate(*i as i64, *loc);
+        }
+    }
+    a.end_compaction();
+    a.check();
+    assert!(a.extent_bytes() <= a.live_bytes() + a.live_bytes() / 2 + 1024);
+    for (i, loc) in kept {
+        let l = a.get(i as i64, loc).into_line().unwrap();
+        assert_eq!((l.text, l.seq, l.level), (service_line(i).as_str(), i, Some(Level::Error)));
+    }
+}
+
+#[test]
+fn an_arena_without_packing_keeps_chunks_plain() {
+    let mut a = Arena::with_chunk_bytes(1024).without_packing();
+    for i in 0..2_000u64 {
+        a.push(&line(i as i64, 0, StreamKind::Stdout, None, &service_line(i)), i);
+    }
+    assert_eq!(a.packed_chunks(), (0, 0));
+    assert_eq!(a.held_bytes(), a.extent_bytes());
+    a.clear();
+    for i in 0..2_000u64 {
+        a.push(&line(i as i64, 0, StreamKind::Stdout, None, &service_line(i)), i);
+    }
+    assert_eq!(a.packed_chunks(), (0, 0), "clear keeps the setting");
 }
