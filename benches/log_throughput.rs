@@ -19,7 +19,7 @@
 //!   of the burst that did not arrive (dropped) are reported, not hidden;
 //! * fleetdeck: the real console path in this process: `App` (open the service's logs,
 //!   include filter typed in with keys), a `LogSession` over the fleet's SSH connection
-//!   (`LogOptions::default()`), drained like `tui::run` (`changed().await`, `drain(.., 20_000)`,
+//!   (`LogOptions::default()`), drained like `tui::run` (`changed().await`, `drain(.., LOG_BATCH)`,
 //!   `Msg::Logs`), frames drawn at most every 33 ms on a 200x50 `TestBackend`, and a key
 //!   (alternately Up, which pauses, and End, which follows) injected every 50-150 ms from
 //!   another thread: key latency = from the injection until the frame after it is drawn;

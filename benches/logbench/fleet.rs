@@ -263,7 +263,9 @@ impl Console {
                 self.injector.on.store(true, Ordering::Relaxed);
             }
             let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
+            // as tui::run: a ready key goes first
             tokio::select! {
+                biased;
                 Some(sent) = self.keys.recv() => {
                     urgent = true;
                     up = !up;
@@ -279,7 +281,7 @@ impl Console {
                 }
                 _ = session.changed() => {
                     let mut entries = Vec::new();
-                    let changed = session.drain(&mut entries, 20_000);
+                    let changed = session.drain(&mut entries, fleetdeck::tui::run::LOG_BATCH);
                     scan(&entries, &m, case.per_container, &mut seen, &mut ready, &mut ended);
                     let sources = changed.then(|| session.sources().to_vec());
                     let (n, t) = (entries.len(), Instant::now());

@@ -23,6 +23,10 @@ use tokio::sync::mpsc;
 /// At most this often a redraw (about 30 frames a second) while data streams in.
 const FRAME: Duration = Duration::from_millis(33);
 
+/// Log entries taken into the view per turn of the event loop: a key pressed during a burst
+/// waits for at most one such batch (a few ms of filtering and merging) before it is handled.
+pub const LOG_BATCH: usize = 4096;
+
 fn log_msg(session: &LogSession, entries: Vec<crate::logs::line::Entry>, sources_changed: bool) -> Msg {
     Msg::Logs { entries, sources: sources_changed.then(|| session.sources().to_vec()), dropped: session.dropped() }
 }
@@ -140,7 +144,9 @@ async fn event_loop(
         }
         urgent = false;
         let next_frame = last_draw + FRAME;
+        // biased: a key that is ready is handled before anything else that is
         let effects = tokio::select! {
+            biased;
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     urgent = true;
@@ -173,7 +179,7 @@ async fn event_loop(
             } => {
                 let session = logs.as_mut().expect("only polled with a session");
                 let mut entries = Vec::new();
-                let changed = session.drain(&mut entries, 20_000);
+                let changed = session.drain(&mut entries, LOG_BATCH);
                 app.update(log_msg(session, entries, changed))
             }
             Some(p) = prompt_rx.recv() => app.update(Msg::Prompt(p)),
