@@ -31,8 +31,11 @@ pub struct StreamCtx {
 }
 
 impl StreamCtx {
+    /// Reports the source's state and wakes the consumer, which applies it when it drains
+    /// (a quiet source's "reconnecting" or "stopped" must show without waiting for a line).
     pub(crate) fn state(&self, s: SourceState) {
         let _ = self.states.try_send((self.source, s));
+        self.ring.wake();
     }
 
     /// Wait until the host is connected; returns the session and Docker client.
@@ -107,6 +110,39 @@ impl Resume {
     }
 }
 
+/// [`Resume`] per stream of a container. Docker stamps stdout and stderr lines in separate
+/// copiers, so the two interleave slightly out of time order: one shared bookkeeping would take
+/// a stderr line a few µs older than the stdout line before it for a replay and drop it.
+#[derive(Debug, Clone)]
+pub struct StreamsResume {
+    by_stream: [Resume; 2],
+}
+
+impl StreamsResume {
+    pub fn new(since: Option<i64>) -> StreamsResume {
+        StreamsResume { by_stream: [Resume::new(since), Resume::new(since)] }
+    }
+
+    pub fn reopen(&mut self) {
+        self.by_stream.iter_mut().for_each(Resume::reopen);
+    }
+
+    /// `since` for Docker: the earlier of the streams' last lines (a stream that has had no line
+    /// yet has nothing to resume from: lines of it at or after that point are all new).
+    pub fn since_secs(&self) -> i32 {
+        let started = self.by_stream.iter().filter(|r| r.started());
+        started.map(Resume::since_secs).min().unwrap_or_else(|| self.by_stream[0].since_secs())
+    }
+
+    pub fn started(&self) -> bool {
+        self.by_stream.iter().any(Resume::started)
+    }
+
+    pub fn accept(&mut self, stream: StreamKind, ts: i64) -> bool {
+        self.by_stream[usize::from(stream == StreamKind::Stderr)].accept(ts)
+    }
+}
+
 /// Reassembles lines from Docker log frames (a long line arrives in several frames; a TTY
 /// container's frames are arbitrary chunks).
 #[derive(Default)]
@@ -146,7 +182,7 @@ impl Frames {
 
 /// Follow container `id` until it is removed (or, without `follow`, until its logs are read).
 pub async fn follow_container(ctx: StreamCtx, id: String) {
-    let mut resume = Resume::new(ctx.since);
+    let mut resume = StreamsResume::new(ctx.since);
     loop {
         let (session, docker) = ctx.live().await;
         let tail = match (resume.started(), ctx.tail, ctx.since) {
@@ -178,7 +214,7 @@ pub async fn follow_container(ctx: StreamCtx, id: String) {
                 }
             };
             frames.feed(kind, &bytes, |ts, text| {
-                if resume.accept(ts) {
+                if resume.accept(kind, ts) {
                     ctx.ring.push(LogLine::new(ts, ctx.source, kind, text));
                 }
             });
@@ -261,6 +297,36 @@ mod tests {
         r.reopen();
         let again: Vec<bool> = [20, 20, 30, 30, 30, 40].iter().map(|&t| r.accept(t)).collect();
         assert_eq!(again, [false, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn stdout_and_stderr_are_resumed_apart() {
+        let (out, err) = (StreamKind::Stdout, StreamKind::Stderr);
+        let mut r = StreamsResume::new(None);
+        // Docker's two copiers: a stderr line stamped just before the stdout line ahead of it
+        let first: Vec<bool> = [(out, 1_000), (err, 999), (out, 2_000_000_000), (err, 2_000_000_500)]
+            .iter()
+            .map(|&(k, t)| r.accept(k, t))
+            .collect();
+        assert_eq!(first, [true; 4], "nothing is taken for a replay without a reconnect");
+        assert_eq!(r.since_secs(), 2);
+        r.reopen();
+        let again: Vec<bool> = [(out, 2_000_000_000), (err, 2_000_000_500), (err, 2_000_000_700), (out, 2_000_000_600)]
+            .iter()
+            .map(|&(k, t)| r.accept(k, t))
+            .collect();
+        assert_eq!(again, [false, false, true, true]);
+
+        // a stream without lines yet does not pull `since` back to the start
+        let mut r = StreamsResume::new(None);
+        assert!(!r.started());
+        r.accept(out, 5_000_000_000);
+        assert_eq!(r.since_secs(), 5);
+        r.reopen();
+        assert!(r.accept(err, 5_000_000_001), "stderr lines after the point are new");
+        r.accept(err, 7_000_000_000);
+        r.accept(out, 9_000_000_000);
+        assert_eq!(r.since_secs(), 7, "the earlier of the two streams");
     }
 
     #[test]

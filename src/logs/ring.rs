@@ -172,6 +172,11 @@ impl SharedRing {
         self.lock().drain_into(out, max)
     }
 
+    /// Wakes the consumer without a new entry (its source changed state).
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     pub fn source(&self) -> SourceId {
         self.lock().source()
     }
@@ -241,16 +246,29 @@ impl RingSet {
         self.notify.notified().await;
     }
 
-    /// Moves up to `max_per_ring` entries from each ring into `out`, then orders what was
-    /// added by timestamp (stable: a ring's entries with equal timestamps keep their order), so
-    /// that inserting them into the store one by one appends instead of shifting. Returns the
-    /// number moved.
-    pub fn drain_all(&self, out: &mut Vec<Entry>, max_per_ring: usize) -> usize {
+    /// Moves up to `max` entries in all into `out`, the rings sharing it evenly (a ring with
+    /// less than its share leaves the rest to the others), then orders what was added by
+    /// timestamp (stable: a ring's entries with equal timestamps keep their order), so that
+    /// inserting them into the store appends instead of shifting. When entries are left
+    /// behind, the consumer is woken again for them. Returns the number moved.
+    pub fn drain_all(&self, out: &mut Vec<Entry>, max: usize) -> usize {
         let start = out.len();
         let rings = self.rings().clone();
-        let moved = rings.iter().map(|r| r.drain_into(out, max_per_ring)).sum();
+        let mut pending: Vec<&SharedRing> = rings.iter().collect();
+        let mut left = max;
+        while left > 0 && !pending.is_empty() {
+            let share = (left / pending.len()).max(1);
+            pending.retain(|r| {
+                let n = r.drain_into(out, share.min(left));
+                left -= n;
+                n == share && left > 0
+            });
+        }
         out[start..].sort_by_key(Entry::ts);
-        moved
+        if rings.iter().any(|r| !r.is_empty()) {
+            self.notify.notify_one();
+        }
+        out.len() - start
     }
 
     /// Lines dropped by all current rings.
@@ -404,7 +422,7 @@ mod tests {
         set.changed().await;
         let (a, b) = producer.await.unwrap();
         let mut out = Vec::new();
-        assert_eq!(set.drain_all(&mut out, 2), 4);
+        assert_eq!(set.drain_all(&mut out, 4), 4);
         assert_eq!(show(&out), ["L0", "L1", "L10", "L11"]);
         assert_eq!((set.buffered(), set.dropped_total()), (1, 2));
         out.clear();
@@ -417,5 +435,30 @@ mod tests {
         // a push while nobody waits is remembered
         a.push(line(5));
         tokio::time::timeout(std::time::Duration::from_secs(1), set.changed()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn drain_all_caps_the_total_shares_it_and_wakes_again_for_what_is_left() {
+        let set = RingSet::new();
+        let (a, b, c) = (set.add(1, 100), set.add(2, 100), set.add(3, 100));
+        a.push_batch((0..50).map(line));
+        b.push(LogLine::new(7, 2, StreamKind::Stdout, "b"));
+        c.push_batch((100..130).map(|ts| LogLine::new(ts, 3, StreamKind::Stdout, "c")));
+        set.changed().await;
+        let mut out = Vec::new();
+        // 30 in all: b's one line, then the rest split between a and c
+        assert_eq!(set.drain_all(&mut out, 30), 30);
+        let per = |s: u32| out.iter().filter(|e| e.source() == s).count();
+        assert_eq!((per(1), per(2), per(3)), (15, 1, 14));
+        // lines were left: the consumer is woken again without a new push
+        tokio::time::timeout(std::time::Duration::from_secs(1), set.changed()).await.expect("woken for the rest");
+        out.clear();
+        assert_eq!(set.drain_all(&mut out, usize::MAX), 51);
+        assert_eq!(set.buffered(), 0);
+        // nothing left: no wake-up
+        assert!(tokio::time::timeout(std::time::Duration::from_millis(50), set.changed()).await.is_err());
+        // a source's state change wakes the consumer without an entry
+        c.wake();
+        tokio::time::timeout(std::time::Duration::from_secs(1), set.changed()).await.expect("woken by wake()");
     }
 }

@@ -127,10 +127,11 @@ impl LogSession {
         self.rings.changed().await
     }
 
-    /// Move everything buffered into `out` (at most `max_per_source` per source); apply state
-    /// changes. Returns whether any source changed state.
-    pub fn drain(&mut self, out: &mut Vec<Entry>, max_per_source: usize) -> bool {
-        self.rings.drain_all(out, max_per_source);
+    /// Move what is buffered into `out` (at most `max` entries, shared evenly by the sources;
+    /// the consumer is woken again for the rest); apply state changes. Returns whether any
+    /// source changed state.
+    pub fn drain(&mut self, out: &mut Vec<Entry>, max: usize) -> bool {
+        self.rings.drain_all(out, max);
         let mut changed = false;
         while let Ok((id, state)) = self.states_rx.try_recv() {
             if let Some(s) = self.sources.get_mut(id as usize) {

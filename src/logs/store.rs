@@ -8,8 +8,9 @@
 //!
 //! Memory: the store keeps a 16-byte slot per entry (its timestamp, and a [`Loc`]: where its
 //! record is, its stream and level, its seq) and the rest (source and text; a gap's fields) as
-//! one record in large append-only chunks ([`arena`]), so a line costs its text plus ~20
-//! bytes, not a 40-byte `Entry` plus a heap allocation for its text. [`LogStore::get`] and
+//! one record in 64 KiB append-only chunks, LZ4-packed once they are a few chunks behind the
+//! newest ([`arena`]): a line costs the slot plus its packed record (typically a quarter of
+//! its text; text that does not compress stays plain at its length plus ~4 bytes). [`LogStore::get`] and
 //! [`LogStore::iter`] hand out [`EntryRef`]s borrowing the text.
 //!
 //! Cost: appending is O(1); a late entry d places before the end costs O(log d) to find and
@@ -241,6 +242,12 @@ impl LogStore {
         for (i, s) in self.entries.iter().enumerate() {
             f(self.evicted + i as u64, r.get(s.ts, s.loc));
         }
+    }
+
+    /// Drops unpacked copies of packed chunks beyond a few dozen (see [`LogStore::get`]); call
+    /// it between frames.
+    pub fn trim_cache(&mut self) {
+        self.arena.trim_cached();
     }
 
     /// What the arena holds: chunks packed so far and packed now, and bytes of unpacked copies.

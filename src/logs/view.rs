@@ -392,5 +392,18 @@ mod packed_tests {
         assert!(cached > 0 && cached <= 2 * crate::logs::store::arena::DEFAULT_CHUNK_BYTES, "{cached}");
         view.set_filter(LogFilter::new(&FilterSpec::default()).unwrap(), &store);
         assert_eq!(view.len(), 60_000);
+
+        // scrolling through the whole buffer while nothing arrives: copies pile up until the
+        // owner trims them between frames
+        for first in (0..60_000).step_by(500) {
+            assert_eq!(view.window(&store, first, 3).len(), 3);
+        }
+        assert!(store.packing_stats().2 > 40 * crate::logs::store::arena::DEFAULT_CHUNK_BYTES);
+        store.trim_cache();
+        let kept = store.packing_stats().2;
+        assert!(
+            kept <= crate::logs::store::arena::CACHED_CHUNKS / 2 * crate::logs::store::arena::DEFAULT_CHUNK_BYTES,
+            "{kept}"
+        );
     }
 }

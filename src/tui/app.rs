@@ -207,6 +207,10 @@ impl App {
 
     /// The single place where state changes.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        // the last frame may have unpacked log chunks to draw them: keep only a few dozen
+        if let Some(p) = self.logs.as_mut() {
+            p.store.trim_cache();
+        }
         match msg {
             Msg::Key(key) => {
                 let ctx = self.context();

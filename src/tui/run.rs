@@ -23,8 +23,9 @@ use tokio::sync::mpsc;
 /// At most this often a redraw (about 30 frames a second) while data streams in.
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Log entries taken into the view per turn of the event loop: a key pressed during a burst
-/// waits for at most one such batch (a few ms of filtering and merging) before it is handled.
+/// Log entries taken into the view per turn of the event loop, all sources together: a key
+/// pressed during a burst waits for at most one such batch (a few ms of filtering and
+/// merging) before it is handled.
 pub const LOG_BATCH: usize = 4096;
 
 fn log_msg(session: &LogSession, entries: Vec<crate::logs::line::Entry>, sources_changed: bool) -> Msg {
@@ -144,9 +145,13 @@ async fn event_loop(
         }
         urgent = false;
         let next_frame = last_draw + FRAME;
-        // biased: a key that is ready is handled before anything else that is
+        // biased, in this order: signals, then a key that is ready before anything else, then
+        // the fleet, prompts, background work and the tick, and log lines last (while lines
+        // flood in they are always ready; each turn takes at most LOG_BATCH of them)
         let effects = tokio::select! {
             biased;
+            _ = term_signal.recv() => break,
+            _ = hup_signal.recv() => break,
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     urgent = true;
@@ -171,6 +176,12 @@ async fn event_loop(
                 }
                 effects
             }
+            Some(p) = prompt_rx.recv() => app.update(Msg::Prompt(p)),
+            Some(m) = bg_rx.recv() => app.update(m),
+            _ = tick.tick() => {
+                super::applog::flush();
+                app.update(Msg::Tick(chrono::Utc::now()))
+            }
             _ = async {
                 match logs.as_mut() {
                     Some(s) => s.changed().await,
@@ -182,15 +193,7 @@ async fn event_loop(
                 let changed = session.drain(&mut entries, LOG_BATCH);
                 app.update(log_msg(session, entries, changed))
             }
-            Some(p) = prompt_rx.recv() => app.update(Msg::Prompt(p)),
-            Some(m) = bg_rx.recv() => app.update(m),
-            _ = tick.tick() => {
-                super::applog::flush();
-                app.update(Msg::Tick(chrono::Utc::now()))
-            }
             _ = tokio::time::sleep_until(next_frame), if app.dirty => vec![],
-            _ = term_signal.recv() => break,
-            _ = hup_signal.recv() => break,
         };
         for effect in effects {
             if super::run_backups::start(&effect, &profile, &backup_links, &bg_tx)

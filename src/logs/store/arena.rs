@@ -38,7 +38,7 @@ use crate::logs::line::{Entry, EntryRef, Gap, LogLine};
 mod body;
 mod codec;
 
-use body::Body;
+use body::{Body, Unpacked};
 use codec::*;
 
 /// The most a 20-bit offset addresses: a record larger than the arena's chunk size gets a
@@ -99,9 +99,9 @@ pub struct Arena {
     cached: Mutex<Vec<u32>>,
     /// Copy of a record being relocated.
     scratch: String,
-    /// The packed chunk (by id) last unpacked by [`release`](Self::release), and its records.
-    released_from: Option<u32>,
-    release_buf: String,
+    /// Packed chunks (by id) unpacked by [`release`](Self::release) and
+    /// [`relocate`](Self::relocate).
+    unpacked: Unpacked,
 }
 
 impl Default for Arena {
@@ -128,8 +128,7 @@ impl Arena {
             packed: 0,
             cached: Mutex::new(Vec::new()),
             scratch: String::new(),
-            released_from: None,
-            release_buf: String::new(),
+            unpacked: Unpacked::default(),
         }
     }
 
@@ -294,7 +293,7 @@ impl Arena {
 
     /// A reader for passes over many entries: keeps no unpacked copies.
     pub fn reader(&self) -> Reader<'_> {
-        Reader { arena: self, bufs: Vec::new(), uses: 0 }
+        Reader { arena: self, unpacked: Unpacked::default() }
     }
 
     /// Forgets the record at `loc`; its chunk is freed when it was the last one referenced
@@ -302,18 +301,9 @@ impl Arena {
     pub fn release(&mut self, loc: Loc) {
         let i = self.index(loc);
         let chunk = self.chunks.get(i).and_then(Option::as_ref).expect("a record of a freed chunk");
-        // eviction goes through a chunk's records one after another: unpacking a packed chunk
-        // once into the arena's buffer serves all of them
-        let records = match chunk.body.cached() {
-            Some(records) => records,
-            None => {
-                if self.released_from != Some(chunk_id(loc)) {
-                    chunk.body.unpack_into(&mut self.release_buf);
-                    self.released_from = Some(chunk_id(loc));
-                }
-                &self.release_buf
-            }
-        };
+        // eviction goes through a chunk's records one after another: a packed chunk is
+        // unpacked once into one of the arena's buffers for all of them
+        let records = self.unpacked.records(chunk_id(loc), &chunk.body);
         let size = record_end(records.as_bytes(), loc) - offset(loc);
         let chunk = self.chunks.get_mut(i).and_then(Option::as_mut).expect("checked above");
         chunk.live -= size;
@@ -330,9 +320,7 @@ impl Arena {
             self.held -= chunk.body.held();
             self.extent -= chunk.body.extent();
             self.held_chunks -= 1;
-            if self.released_from == Some(id) {
-                self.released_from = None;
-            }
+            self.unpacked.forget(id);
             if chunk.body.cached_bytes() > 0 {
                 self.cached.get_mut().unwrap_or_else(|e| e.into_inner()).retain(|&c| c != id);
             }
@@ -346,9 +334,13 @@ impl Arena {
         }
     }
 
-    /// Drops the oldest unpacked copies once more than [`CACHED_CHUNKS`] are held, down to
-    /// half of that.
-    fn trim_cached(&mut self) {
+    /// Drops the oldest unpacked copies made by [`get`](Self::get) once more than
+    /// [`CACHED_CHUNKS`] are held, down to half of that. Runs with every new record; the
+    /// store's owner also calls it between frames ([`LogStore::trim_cache`]), so that reading
+    /// while nothing arrives (scrolling back, searching) does not pile up copies.
+    ///
+    /// [`LogStore::trim_cache`]: crate::logs::store::LogStore::trim_cache
+    pub fn trim_cached(&mut self) {
         let cached = self.cached.get_mut().unwrap_or_else(|e| e.into_inner());
         if cached.len() <= CACHED_CHUNKS {
             return;
@@ -469,11 +461,21 @@ impl Arena {
     pub fn relocate(&mut self, ts: i64, loc: Loc) -> Loc {
         let mut text = std::mem::take(&mut self.scratch);
         text.clear();
-        let new = match self.get(ts, loc) {
+        let entry: Entry<()> = {
+            let chunk = self.chunks.get(self.index(loc)).and_then(Option::as_ref).expect("a record of a freed chunk");
+            match decode(self.unpacked.records(chunk_id(loc), &chunk.body), chunk.base_seq, loc, ts) {
+                Entry::Line(l) => {
+                    text.push_str(l.text);
+                    let LogLine { ts, seq, source, stream, level, .. } = l;
+                    Entry::Line(LogLine { ts, seq, source, stream, level, text: () })
+                }
+                Entry::Gap(g) => Entry::Gap(g),
+            }
+        };
+        let new = match entry {
             Entry::Line(l) => {
-                text.push_str(l.text);
-                let seq = l.seq;
-                self.push_line(LogLine { text: text.as_str(), ..l }, seq, false)
+                let LogLine { ts, seq, source, stream, level, .. } = l;
+                self.push_line(LogLine { ts, seq, source, stream, level, text: text.as_str() }, seq, false)
             }
             Entry::Gap(g) => self.push_gap(&g),
         };
@@ -482,8 +484,8 @@ impl Arena {
         new
     }
 
-    /// Clears the marks of [`begin_compaction`](Self::begin_compaction) and drops the copies
-    /// the relocation unpacked.
+    /// Clears the marks of [`begin_compaction`](Self::begin_compaction) and trims the copies
+    /// kept for readers (see [`trim_cached`](Self::trim_cached)).
     pub fn end_compaction(&mut self) {
         for c in self.chunks.iter_mut().flatten() {
             c.victim = false;
@@ -492,45 +494,21 @@ impl Arena {
     }
 }
 
-/// Chunks a [`Reader`] keeps unpacked: entries come in time order and records in arrival
-/// order, so a late line sends the reader one or two chunks ahead and back again.
-const READER_CHUNKS: usize = 4;
-
 /// Reads entries for a pass over many of them ([`Arena::reader`]): a packed chunk is unpacked
 /// into one of the reader's few buffers (the least recently used one), never into a copy the
 /// arena keeps.
 pub struct Reader<'a> {
     arena: &'a Arena,
-    /// Chunk index, last use, records.
-    bufs: Vec<(usize, u64, String)>,
-    uses: u64,
+    /// Keyed by chunk index (the arena does not change while it is borrowed).
+    unpacked: Unpacked,
 }
 
 impl Reader<'_> {
     /// The entry at `loc`, borrowing the reader until the next call.
     pub fn get(&mut self, ts: i64, loc: Loc) -> EntryRef<'_> {
-        let i = self.arena.index(loc);
+        let i = self.arena.index(loc) as u32;
         let chunk = self.arena.chunk(loc);
-        if let Some(records) = chunk.body.cached() {
-            return decode(records, chunk.base_seq, loc, ts);
-        }
-        self.uses += 1;
-        let k = match self.bufs.iter().position(|b| b.0 == i) {
-            Some(k) => k,
-            None => {
-                let k = if self.bufs.len() < READER_CHUNKS {
-                    self.bufs.push((i, 0, String::new()));
-                    self.bufs.len() - 1
-                } else {
-                    (0..self.bufs.len()).min_by_key(|&k| self.bufs[k].1).expect("READER_CHUNKS > 0")
-                };
-                self.bufs[k].0 = i;
-                chunk.body.unpack_into(&mut self.bufs[k].2);
-                k
-            }
-        };
-        self.bufs[k].1 = self.uses;
-        decode(&self.bufs[k].2, chunk.base_seq, loc, ts)
+        decode(self.unpacked.records(i, &chunk.body), chunk.base_seq, loc, ts)
     }
 }
 

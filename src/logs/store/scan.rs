@@ -11,25 +11,25 @@ impl LogStore {
         let n = self.entries.len();
         // counting sort of the slots by their chunk's index
         let chunks = self.arena.chunk_slots();
-        let mut start = vec![0u32; chunks + 1];
+        let mut start = vec![0usize; chunks + 1];
         for s in &self.entries {
             start[self.arena.chunk_index(s.loc) + 1] += 1;
         }
         for k in 1..start.len() {
             start[k] += start[k - 1];
         }
-        let mut order = vec![0u32; n];
+        let mut order = vec![0usize; n];
         for (i, s) in self.entries.iter().enumerate() {
             let k = &mut start[self.arena.chunk_index(s.loc)];
-            order[*k as usize] = i as u32;
+            order[*k] = i;
             *k += 1;
         }
         let mut hit = vec![0u64; n.div_ceil(64)];
         let mut r = self.arena.reader();
         for i in order {
-            let s = &self.entries[i as usize];
+            let s = &self.entries[i];
             if pred(&r.get(s.ts, s.loc)) {
-                hit[i as usize / 64] |= 1 << (i % 64);
+                hit[i / 64] |= 1 << (i % 64);
             }
         }
         let mut out = Vec::new();

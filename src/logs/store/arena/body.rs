@@ -139,6 +139,51 @@ impl Packed {
     }
 }
 
+/// A few chunks unpacked into buffers of their own, the least recently used one replaced:
+/// for a [`Reader`](super::Reader)'s pass and for the arena's eviction and relocation, which go
+/// through entries in time order while records lie in arrival order (a late line, or a source
+/// lagging behind the others, sends them a few chunks ahead and back again).
+#[derive(Debug, Default)]
+pub(super) struct Unpacked {
+    /// Key (chunk id or index), last use, records.
+    bufs: Vec<(u32, u64, String)>,
+    uses: u64,
+}
+
+impl Unpacked {
+    pub(super) const BUFFERS: usize = 4;
+
+    /// The records of `body` (the chunk `key`): plain or already unpacked, as they are; else
+    /// unpacked into a buffer.
+    pub(super) fn records<'a>(&'a mut self, key: u32, body: &'a Body) -> &'a str {
+        if let Some(records) = body.cached() {
+            return records;
+        }
+        self.uses += 1;
+        let k = match self.bufs.iter().position(|b| b.0 == key) {
+            Some(k) => k,
+            None => {
+                let k = if self.bufs.len() < Self::BUFFERS {
+                    self.bufs.push((key, 0, String::new()));
+                    self.bufs.len() - 1
+                } else {
+                    (0..self.bufs.len()).min_by_key(|&k| self.bufs[k].1).expect("BUFFERS > 0")
+                };
+                self.bufs[k].0 = key;
+                body.unpack_into(&mut self.bufs[k].2);
+                k
+            }
+        };
+        self.bufs[k].1 = self.uses;
+        &self.bufs[k].2
+    }
+
+    /// Forgets the chunk `key` (it was freed; its key may be used again).
+    pub(super) fn forget(&mut self, key: u32) {
+        self.bufs.retain(|b| b.0 != key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
