@@ -14,7 +14,7 @@ use crate::logs::filter::{parse_time_window, FilterSpec, LogFilter};
 use crate::logs::level::parse_level;
 use crate::logs::line::{strip_ansi, Entry, StreamKind};
 use crate::logs::session::{LogOptions, LogSession};
-use crate::logs::source::Selector;
+use crate::logs::source::{Selector, SourceState, READ_TO_THE_END};
 use crate::logs::store::LogStore;
 use clap::Args;
 use std::io::Write;
@@ -143,7 +143,21 @@ fn run_inner(ui: &UiArgs, args: &LogsArgs) -> Result<i32, String> {
                 }
             });
             printer.flush();
-            return Ok(0);
+            // sources that could not be read to their end say why; the exit status tells
+            let mut incomplete = 0;
+            for src in session.sources() {
+                let why = match &src.state {
+                    SourceState::Ended { reason } if reason == READ_TO_THE_END => continue,
+                    SourceState::Removed | SourceState::Stopped => continue,
+                    SourceState::Ended { reason } => reason.clone(),
+                    SourceState::Live | SourceState::Reconnecting => {
+                        format!("not read to the end within {}s", timeout.max(Duration::from_secs(30)).as_secs())
+                    }
+                };
+                eprintln!("fleetdeck logs: {}: {why}", src.label);
+                incomplete += 1;
+            }
+            return Ok(if incomplete > 0 { 1 } else { 0 });
         }
         // Follow: hold each line ~300 ms so lines from other hosts can overtake it.
         let hold = Duration::from_millis(300);

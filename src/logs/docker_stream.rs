@@ -5,7 +5,7 @@
 
 use super::line::{parse_docker_timestamped, trim_eol, LogLine, SourceId, StreamKind};
 use super::ring::SharedRing;
-use super::source::SourceState;
+use super::source::{SourceState, READ_TO_THE_END};
 use crate::docker::model;
 use crate::fleet::worker::HostLink;
 use bollard::container::LogOutput;
@@ -226,7 +226,7 @@ pub async fn follow_container(ctx: StreamCtx, id: String) {
             continue;
         }
         if !ctx.follow && failed.is_none() {
-            ctx.state(SourceState::Ended { reason: "read to the end".into() });
+            ctx.state(SourceState::Ended { reason: READ_TO_THE_END.into() });
             return;
         }
         // The stream ended with the connection still up: the container stopped or is gone.

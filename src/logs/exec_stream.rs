@@ -4,7 +4,8 @@
 use super::docker_stream::{wait_new_session, StreamCtx};
 use super::level::Level;
 use super::line::{Gap, GapReason, LogLine, StreamKind};
-use super::source::SourceState;
+use super::source::{SourceState, READ_TO_THE_END};
+use super::stated_time::FileClock;
 use crate::ssh::quote::sh_quote;
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -13,11 +14,15 @@ fn now_nanos() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
 
-/// Follow `path` with `tail -F`, from `ctx.tail` lines before the end (default 100).
+/// Follow `path` with `tail -F` (or, without `ctx.follow`, read it to its end), from
+/// `ctx.tail` lines before the end (default 100). Lines are stamped with the time they state
+/// ([`FileClock`]); with `ctx.since`, older ones are skipped. After a reconnect the file is
+/// read on from the byte after the last line taken.
 pub async fn follow_file(ctx: StreamCtx, path: String) {
     let quoted = sh_quote(&path);
     // Absolute byte offset of the next unread byte, once known.
     let mut offset: Option<u64> = None;
+    let mut clock = FileClock::default();
     loop {
         let (session, _) = ctx.live().await;
         // Where to start: N lines before the end at first, else where we stopped. A file
@@ -32,16 +37,23 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
                 let mut it = text.split_whitespace().map(|v| v.parse::<i64>().unwrap_or(-1));
                 (it.next().unwrap_or(-1), it.next().unwrap_or(0).max(0) as u64)
             }
-            Err(_) => {
+            Err(e) => {
                 if session.is_closed() {
                     ctx.state(SourceState::Reconnecting);
                     wait_new_session(&ctx, &session).await;
+                } else {
+                    log::warn!("{path}: {e}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 continue;
             }
         };
         if size < 0 && offset.is_none() {
-            ctx.state(SourceState::Ended { reason: format!("{path}: no such file (tail -F keeps watching for it)") });
+            if !ctx.follow {
+                ctx.state(SourceState::Ended { reason: "no such file".into() });
+                return;
+            }
+            ctx.state(SourceState::Ended { reason: "no such file (tail -F keeps watching for it)".into() });
         }
         let start = match offset {
             Some(o) if size >= 0 && (o as i64) > size => {
@@ -61,11 +73,12 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
         if size >= 0 {
             ctx.state(SourceState::Live);
         }
-        let cmd = format!("exec tail -c +{} -F -- {quoted}", start + 1);
-        let source = ctx.source;
+        let follow = if ctx.follow { " -F" } else { "" };
+        let cmd = format!("exec tail -c +{}{follow} -- {quoted}", start + 1);
+        let (source, since) = (ctx.source, ctx.since);
         let ring = ctx.ring.clone();
         let result = session
-            .exec_each(&cmd, |line, stderr| {
+            .exec_each_sized(&cmd, |line, bytes, stderr| {
                 if stderr {
                     // tail's own notices ("has been replaced; following new file")
                     if line.contains("following new file") || line.contains("file truncated") {
@@ -73,8 +86,11 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
                     }
                     log::info!("{line}");
                 } else {
-                    consumed += line.len() as u64 + 1;
-                    ring.push(LogLine::new(now_nanos(), source, StreamKind::File, line));
+                    consumed += bytes as u64;
+                    let ts = clock.stamp(line, now_nanos());
+                    if since.is_none_or(|s| ts >= s) {
+                        ring.push(LogLine::new(ts, source, StreamKind::File, line));
+                    }
                 }
                 ControlFlow::Continue(())
             })
@@ -84,6 +100,10 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
             ctx.state(SourceState::Reconnecting);
             wait_new_session(&ctx, &session).await;
             continue;
+        }
+        if !ctx.follow {
+            ctx.state(SourceState::Ended { reason: READ_TO_THE_END.into() });
+            return;
         }
         // tail exited by itself (killed on the host?): try again shortly.
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -118,9 +138,10 @@ pub async fn follow_journal(ctx: StreamCtx, unit: String) {
     let mut cursor: Option<String> = None;
     loop {
         let (session, _) = ctx.live().await;
-        let from = match &cursor {
-            Some(c) => format!("--after-cursor={}", sh_quote(c)),
-            None => format!("-n {}", ctx.tail.unwrap_or(100)),
+        let from = match (&cursor, ctx.since) {
+            (Some(c), _) => format!("--after-cursor={}", sh_quote(c)),
+            (None, Some(ns)) => format!("--since=@{}", ns.div_euclid(1_000_000_000)),
+            (None, None) => format!("-n {}", ctx.tail.unwrap_or(100)),
         };
         let follow = if ctx.follow { "-f" } else { "" };
         let cmd = format!("exec journalctl {follow} -o json --no-pager {from} -u {}", sh_quote(&unit));
@@ -150,7 +171,7 @@ pub async fn follow_journal(ctx: StreamCtx, unit: String) {
             continue;
         }
         if !ctx.follow {
-            ctx.state(SourceState::Ended { reason: "read to the end".into() });
+            ctx.state(SourceState::Ended { reason: READ_TO_THE_END.into() });
             return;
         }
         match result {

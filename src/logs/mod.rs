@@ -15,5 +15,6 @@ pub mod line;
 pub mod ring;
 pub mod session;
 pub mod source;
+pub mod stated_time;
 pub mod store;
 pub mod view;

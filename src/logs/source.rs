@@ -90,6 +90,9 @@ pub enum SourceKind {
     Journal { unit: String },
 }
 
+/// The reason of [`SourceState::Ended`] when a one-shot read got everything.
+pub const READ_TO_THE_END: &str = "read to the end";
+
 /// Where a source stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

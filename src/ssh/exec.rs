@@ -67,10 +67,10 @@ impl SshSession {
         let (mut status, mut signal) = (None, None);
         while let Some(msg) = ch.wait().await {
             match msg {
-                ChannelMsg::Data { data } => split_lines(&mut out_buf, &data, |l| {
+                ChannelMsg::Data { data } => split_lines(&mut out_buf, &data, |l, _| {
                     let _ = tx.try_send(ExecEvent::Stdout(l));
                 }),
-                ChannelMsg::ExtendedData { data, .. } => split_lines(&mut err_buf, &data, |l| {
+                ChannelMsg::ExtendedData { data, .. } => split_lines(&mut err_buf, &data, |l, _| {
                     let _ = tx.try_send(ExecEvent::Stderr(l));
                 }),
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
@@ -98,6 +98,16 @@ impl SshSession {
         command: &str,
         mut on_line: impl FnMut(&str, bool) -> std::ops::ControlFlow<()>,
     ) -> Result<Option<u32>, russh::Error> {
+        self.exec_each_sized(command, |line, _, stderr| on_line(line, stderr)).await
+    }
+
+    /// [`exec_each`](Self::exec_each), also handing over how many bytes of output each line
+    /// took (its newline included): what a reader resuming at a byte offset counts.
+    pub async fn exec_each_sized(
+        &self,
+        command: &str,
+        mut on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<u32>, russh::Error> {
         let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
         let mut ch = self.handle.channel_open_session().await?;
         ch.exec(true, command).await?;
@@ -106,11 +116,11 @@ impl SshSession {
         let mut stop = false;
         while let Some(msg) = ch.wait().await {
             match msg {
-                ChannelMsg::Data { data } => split_lines(&mut out_buf, &data, |l| {
-                    stop |= on_line(&l, false).is_break();
+                ChannelMsg::Data { data } => split_lines(&mut out_buf, &data, |l, n| {
+                    stop |= on_line(&l, n, false).is_break();
                 }),
-                ChannelMsg::ExtendedData { data, .. } => split_lines(&mut err_buf, &data, |l| {
-                    stop |= on_line(&l, true).is_break();
+                ChannelMsg::ExtendedData { data, .. } => split_lines(&mut err_buf, &data, |l, n| {
+                    stop |= on_line(&l, n, true).is_break();
                 }),
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
                 ChannelMsg::Close => break,
@@ -125,11 +135,13 @@ impl SshSession {
     }
 }
 
-fn split_lines(buf: &mut Vec<u8>, data: &[u8], mut emit: impl FnMut(String)) {
+/// Splits complete lines off `buf` (after appending `data`): each as text (lossy UTF-8, without
+/// its `\n` or `\r\n`) and the number of bytes it took, newline included.
+fn split_lines(buf: &mut Vec<u8>, data: &[u8], mut emit: impl FnMut(String, usize)) {
     buf.extend_from_slice(data);
     while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
         let line: Vec<u8> = buf.drain(..=pos).collect();
-        emit(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_string());
+        emit(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_string(), line.len());
     }
 }
 
@@ -141,9 +153,10 @@ mod tests {
     fn lines_are_split_across_chunks() {
         let mut buf = Vec::new();
         let mut got = Vec::new();
-        split_lines(&mut buf, b"ab", |l| got.push(l));
-        split_lines(&mut buf, b"c\r\nde\nf", |l| got.push(l));
-        assert_eq!(got, vec!["abc", "de"]);
-        assert_eq!(buf, b"f");
+        split_lines(&mut buf, b"ab", |l, n| got.push((l, n)));
+        split_lines(&mut buf, b"c\r\nde\nf\xff\n", |l, n| got.push((l, n)));
+        // the bytes each line took, whatever its text became: \r\n, invalid UTF-8
+        assert_eq!(got, vec![("abc".to_string(), 5), ("de".to_string(), 3), ("f\u{fffd}".to_string(), 3)]);
+        assert!(buf.is_empty());
     }
 }
