@@ -408,3 +408,25 @@ fn paused_in_json_pretty_or_wrap_mode_the_window_stays_put_as_lines_arrive() {
         assert_eq!(before, after, "mode {mode}: the paused window moved");
     }
 }
+
+#[test]
+fn help_over_the_log_view_keeps_its_session_and_returns_to_it() {
+    let mut app = log_app();
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "GET");
+    key(&mut app, KeyCode::Enter);
+    let (lines, include, following) = (pane(&app).store.len(), pane(&app).include.clone(), pane(&app).follow.following);
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.screen, fleetdeck::tui::app::Screen::Help);
+    assert!(buffer_text(&draw(&app, &default_theme())).contains("Help"), "help is shown");
+    // lines keep arriving behind help
+    app.update(Msg::Logs { entries: vec![out(at(49, 990), 0, "GET /late 200")], sources: None, dropped: 0 });
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.screen, fleetdeck::tui::app::Screen::Logs, "back to the log view");
+    let p = pane(&app);
+    assert_eq!((p.store.len(), &p.include, p.follow.following), (lines + 1, &include, following));
+    // Esc from help goes back too
+    key(&mut app, KeyCode::Char('?'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, fleetdeck::tui::app::Screen::Logs);
+}

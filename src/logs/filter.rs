@@ -164,21 +164,25 @@ pub fn parse_time_window(s: &str, now_nanos: i64) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return nanos(dt.with_timezone(&Utc));
     }
+    let today = DateTime::from_timestamp_nanos(now_nanos).date_naive();
+    match parse_wall_clock(s, today) {
+        Some(dt) => nanos(Utc.from_utc_datetime(&dt)),
+        None => Err(bad()),
+    }
+}
+
+/// A date and/or time without a zone, as a wall-clock reading: `2026-11-30 03:00[:05[.123]]`
+/// (also with `T`), a date (midnight), or a time of `today`.
+pub fn parse_wall_clock(s: &str, today: NaiveDate) -> Option<NaiveDateTime> {
     for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-            return nanos(Utc.from_utc_datetime(&dt));
+            return Some(dt);
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return nanos(Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN)));
+        return Some(d.and_time(NaiveTime::MIN));
     }
-    for fmt in ["%H:%M:%S%.f", "%H:%M"] {
-        if let Ok(t) = NaiveTime::parse_from_str(s, fmt) {
-            let today = DateTime::from_timestamp_nanos(now_nanos).date_naive();
-            return nanos(Utc.from_utc_datetime(&today.and_time(t)));
-        }
-    }
-    Err(bad())
+    ["%H:%M:%S%.f", "%H:%M"].iter().find_map(|fmt| NaiveTime::parse_from_str(s, fmt).ok()).map(|t| today.and_time(t))
 }
 
 /// `1h30m`, `500ms`, `2d` → nanoseconds; `None` unless the whole string is number+unit groups.

@@ -65,6 +65,8 @@ pub struct App {
     pub summaries: Vec<ServiceSummary>,
     pub keymap: Keymap,
     pub screen: Screen,
+    /// The screen help was opened from (its state, a log session included, is kept).
+    pub help_return: Option<Screen>,
     pub focus: Focus,
     pub filter: TextInput,
     pub filter_editing: bool,
@@ -105,6 +107,7 @@ impl App {
             summaries: vec![],
             keymap,
             screen: Screen::Dashboard,
+            help_return: None,
             focus: Focus::Services,
             filter: TextInput::default(),
             filter_editing: false,
@@ -130,6 +133,27 @@ impl App {
         };
         app.recompute();
         app
+    }
+
+    /// Shows help over the current screen, which is kept to return to.
+    pub(crate) fn open_help(&mut self) {
+        if self.screen != Screen::Help {
+            self.help_return = Some(self.screen.clone());
+        }
+        self.screen = Screen::Help;
+        self.scroll = 0;
+    }
+
+    /// Back to the screen help was opened from (the dashboard if it is gone).
+    fn close_help(&mut self) {
+        self.screen = match self.help_return.take() {
+            Some(Screen::Logs) if self.logs.is_none() => Screen::Dashboard,
+            Some(Screen::Deploy) if self.wizard.is_none() => Screen::Dashboard,
+            Some(Screen::Backups) if self.backups.is_none() => Screen::Dashboard,
+            Some(s) => s,
+            None => Screen::Dashboard,
+        };
+        self.scroll = 0;
     }
 
     /// The context whose bindings apply right now.
@@ -434,10 +458,8 @@ impl App {
         let page = 10;
         match a {
             Action::Quit => self.should_quit = true,
-            Action::Help => {
-                self.screen = if self.screen == Screen::Help { Screen::Dashboard } else { Screen::Help };
-                self.scroll = 0;
-            }
+            Action::Help if self.screen == Screen::Help => self.close_help(),
+            Action::Help => self.open_help(),
             Action::Palette => self.palette = Some(PaletteState::default()),
             Action::ToggleLog => self.show_log = !self.show_log,
             Action::Filter => {
@@ -445,6 +467,7 @@ impl App {
                 self.filter_editing = true;
             }
             Action::ClearFilter => self.filter.clear(),
+            Action::Back | Action::Cancel if self.screen == Screen::Help => self.close_help(),
             Action::Back | Action::Cancel => {
                 self.screen = Screen::Dashboard;
                 self.scroll = 0;

@@ -133,11 +133,8 @@ impl App {
     fn act_global_in_logs(&mut self, a: Action) -> Vec<Effect> {
         match a {
             Action::Quit => self.should_quit = true,
-            Action::Help => {
-                self.logs = None;
-                self.screen = Screen::Help;
-                return vec![Effect::CloseLogs];
-            }
+            // the session keeps streaming into the pane behind help
+            Action::Help => self.open_help(),
             Action::Palette => self.palette = Some(Default::default()),
             Action::ToggleLog => self.show_log = !self.show_log,
             _ => {}

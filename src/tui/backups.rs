@@ -287,7 +287,10 @@ impl App {
                     return vec![];
                 }
                 Action::Quit => self.should_quit = true,
-                Action::Help => self.screen = Screen::Help,
+                Action::Help => {
+                    self.open_help();
+                    return vec![];
+                }
                 _ => {}
             }
         }

@@ -1,8 +1,8 @@
 //! The log view's absolute start ("from 14:05"): what a person types, read as a time in the
 //! zone the view shows its timestamps in.
 
-use crate::logs::filter::parse_time_window;
-use chrono::{DateTime, Local, Offset, TimeZone};
+use crate::logs::filter::{parse_time_window, parse_wall_clock};
+use chrono::{DateTime, Local, TimeZone};
 
 /// Read `text` as the start of the log view's time window, in unix nanos: a duration ago
 /// (`10m`), `now`, a time with an offset (`2026-11-30T14:05:00Z`), or a date and/or time
@@ -13,14 +13,28 @@ pub fn parse_since(text: &str, now_nanos: i64, utc: bool) -> Result<Option<i64>,
     if text.is_empty() {
         return Ok(None);
     }
+    if utc {
+        return Ok(Some(parse_time_window(text, now_nanos)?));
+    }
+    parse_in_zone(text, now_nanos, &Local).map(Some)
+}
+
+/// [`parse_since`] with a date and/or time without an offset read in `zone` (a bare time is
+/// of `zone`'s today).
+fn parse_in_zone<Tz: TimeZone>(text: &str, now_nanos: i64, zone: &Tz) -> Result<i64, String> {
     let as_utc = parse_time_window(text, now_nanos)?;
     let naive = (text.contains(':') || text.contains('-')) && DateTime::parse_from_rfc3339(text).is_err();
-    if utc || !naive {
-        return Ok(Some(as_utc));
+    if !naive {
+        return Ok(as_utc);
     }
-    // the same wall-clock reading in local time
-    let offset = Local.timestamp_nanos(as_utc).offset().fix().local_minus_utc() as i64;
-    Ok(Some(as_utc - offset * 1_000_000_000))
+    let today = DateTime::from_timestamp_nanos(now_nanos).with_timezone(zone).date_naive();
+    let wall = parse_wall_clock(text, today).ok_or_else(|| format!("cannot read {text:?} as a time"))?;
+    // a reading skipped by a DST change is taken an hour on; a repeated one, its first time
+    let at = zone
+        .from_local_datetime(&wall)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(wall + chrono::Duration::hours(1))).earliest());
+    at.and_then(|t| t.timestamp_nanos_opt()).ok_or_else(|| format!("{text:?} does not exist in local time"))
 }
 
 /// How the view shows its start: `from 14:05:00` (today) or `from 2026-11-29 14:05:00`.
@@ -63,15 +77,23 @@ mod tests {
     }
 
     #[test]
-    fn naive_times_follow_the_views_zone() {
+    fn naive_times_are_read_in_the_views_zone_on_its_own_date() {
         let now = at("2026-11-30T15:00:00Z");
-        let utc = parse_since("14:05", now, true).unwrap().unwrap();
+        let east = chrono::FixedOffset::east_opt(10 * 3600).unwrap(); // 01:00 on Dec 1 there
+        let west = chrono::FixedOffset::west_opt(8 * 3600).unwrap(); // 07:00 on Nov 30 there
+        assert_eq!(parse_in_zone("00:30", now, &east), Ok(at("2026-11-30T14:30:00Z")), "today there is Dec 1");
+        assert_eq!(parse_in_zone("06:00", now, &west), Ok(at("2026-11-30T14:00:00Z")));
+        assert_eq!(parse_in_zone("2026-11-30 23:00", now, &east), Ok(at("2026-11-30T13:00:00Z")));
+        assert_eq!(parse_in_zone("2026-11-30T16:05:00+02:00", now, &east), Ok(at("2026-11-30T14:05:00Z")));
+        assert_eq!(parse_in_zone("10m", now, &west), Ok(at("2026-11-30T14:50:00Z")));
+        // the machine's own zone
         let local = parse_since("14:05", now, false).unwrap().unwrap();
-        let offset = Local.timestamp_nanos(utc).offset().fix().local_minus_utc() as i64;
-        assert_eq!(utc - local, offset * 1_000_000_000);
+        let today = DateTime::from_timestamp_nanos(now).with_timezone(&Local).date_naive();
+        let wall = today.and_hms_opt(14, 5, 0).unwrap();
+        assert_eq!(local, Local.from_local_datetime(&wall).earliest().unwrap().timestamp_nanos_opt().unwrap());
         // and it reads back as typed
         assert_eq!(describe_since(local, local, false), "from 14:05:00");
-        assert_eq!(describe_since(utc, now, true), "from 14:05:00");
+        assert_eq!(describe_since(parse_since("14:05", now, true).unwrap().unwrap(), now, true), "from 14:05:00");
         assert_eq!(describe_since(at("2026-11-29T08:00:00Z"), now, true), "from 2026-11-29 08:00:00");
     }
 }

@@ -252,7 +252,7 @@ impl App {
                 self.screen = Screen::Dashboard;
             }
             (_, Action::Quit) => self.should_quit = true,
-            (_, Action::Help) => self.screen = Screen::Help,
+            (_, Action::Help) => self.open_help(),
             _ => {}
         }
         vec![]
