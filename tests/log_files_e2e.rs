@@ -162,3 +162,57 @@ fn headless_logs_read_a_file_to_its_end_and_filter_by_the_times_it_states() {
     assert!(started.elapsed() < Duration::from_secs(15) && out.stdout.is_empty());
     assert!(err.contains("missing.log: no such file"), "{err}");
 }
+
+/// More log files on a host than the connection keeps channels for followers: the extra ones
+/// wait (and say so), and commands that end — what deploys and backups run — still get a
+/// channel at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_beyond_their_channels_queue_and_never_block_other_commands() {
+    use fleetdeck::ssh::client::{MAX_CONCURRENT_EXECS, MAX_FOLLOWERS};
+    let (_tmp, sb) = sandbox(1);
+    // as many as every channel the connection may open: with one shared pool, nothing would
+    // be left for other commands
+    let n = MAX_CONCURRENT_EXECS + MAX_FOLLOWERS;
+    let queued = n - (MAX_FOLLOWERS - 1);
+    let files: Vec<PathBuf> = (0..n).map(|i| sb.dir.join(format!("f{i}.log"))).collect();
+    for f in &files {
+        append(f, "2026-11-30T08:00:00Z first");
+    }
+    let list: Vec<String> = files.iter().map(|f| format!("{:?}", f.display().to_string())).collect();
+    let service = format!("\n[[services]]\nname = \"app\"\nhosts = [\"host-1\"]\nlog_files = [{}]\n", list.join(", "));
+    let profile = load_profile(&write_sandbox_profile(&sb, "many.toml", &service));
+    let (mut fleet, mut state) = start(&profile, ConnectOptions::default());
+    wait_for(&mut fleet, &mut state, Duration::from_secs(30), "host ready", |s| s.hosts[0].ready).await;
+    let opts = LogOptions { follow: true, tail: None, since: None, ring_capacity: 1000 };
+    let mut session = LogSession::new(&profile, vec![Selector::Service("app".into())], opts);
+    session.sync(&state, &fleet);
+    let mut got = Vec::new();
+    let count = |s: &LogSession, want: SourceState| s.sources().iter().filter(|x| x.state == want).count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // the usage sampler holds one follower channel
+    while tokio::time::Instant::now() < deadline && count(&session, SourceState::Queued) < queued {
+        tokio::select! {
+            _ = session.changed() => { session.drain(&mut got, usize::MAX); }
+            ev = fleet.events.recv() => if let Some(ev) = ev { state.apply(ev); },
+        }
+    }
+    assert_eq!(count(&session, SourceState::Queued), queued, "{:?}", session.sources());
+    assert_eq!(count(&session, SourceState::Live), MAX_FOLLOWERS - 1, "{:?}", session.sources());
+    // a command that ends is not kept waiting
+    let (ssh, _) = fleet.link(0).unwrap().current().expect("connected");
+    let t = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(10), ssh.exec("echo free")).await.expect("not blocked").unwrap();
+    assert_eq!(out.stdout_str().trim(), "free");
+    println!("exec answered in {} ms with {queued} followers queued", t.elapsed().as_millis());
+    // the first lines of the followed files arrive, none of the queued ones'
+    let lines = |g: &[Entry]| g.iter().filter(|e| e.as_line().is_some()).count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while lines(&got) < MAX_FOLLOWERS - 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        session.drain(&mut got, usize::MAX);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    session.drain(&mut got, usize::MAX);
+    let lines = lines(&got);
+    assert_eq!(lines, MAX_FOLLOWERS - 1, "one line from each followed file");
+}

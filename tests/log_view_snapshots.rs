@@ -523,3 +523,16 @@ fn source_states_are_shown() {
     assert_styled(&buf, (x, y), "◌ reconnecting", theme.degraded);
     assert_eq!(pane(&app).view.len(), 30, "a state change keeps the lines");
 }
+
+#[test]
+fn a_queued_source_says_why_it_shows_nothing() {
+    let mut app = log_app();
+    let theme = default_theme();
+    let mut s = sources();
+    s[1].state = SourceState::Queued;
+    app.update(Msg::Logs { entries: vec![], sources: Some(s), dropped: 0 });
+    let buf = draw(&app, &theme);
+    let (x, y) = in_row_with(&buf, "queued", "◌ queued: no free SSH channel");
+    assert_eq!(y, SOURCES_ROW);
+    assert_styled(&buf, (x, y), "◌ queued: no free SSH channel", theme.degraded);
+}

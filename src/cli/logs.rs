@@ -150,7 +150,7 @@ fn run_inner(ui: &UiArgs, args: &LogsArgs) -> Result<i32, String> {
                     SourceState::Ended { reason } if reason == READ_TO_THE_END => continue,
                     SourceState::Removed | SourceState::Stopped => continue,
                     SourceState::Ended { reason } => reason.clone(),
-                    SourceState::Live | SourceState::Reconnecting => {
+                    SourceState::Live | SourceState::Reconnecting | SourceState::Queued => {
                         format!("not read to the end within {}s", timeout.max(Duration::from_secs(30)).as_secs())
                     }
                 };

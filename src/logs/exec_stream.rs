@@ -78,22 +78,26 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
         let (source, since) = (ctx.source, ctx.since);
         let ring = ctx.ring.clone();
         let result = session
-            .exec_each_sized(&cmd, |line, bytes, stderr| {
-                if stderr {
-                    // tail's own notices ("has been replaced; following new file")
-                    if line.contains("following new file") || line.contains("file truncated") {
-                        consumed = 0;
+            .follow_each_sized(
+                &cmd,
+                |q| ctx.state(if q { SourceState::Queued } else { SourceState::Live }),
+                |line, bytes, stderr| {
+                    if stderr {
+                        // tail's own notices ("has been replaced; following new file")
+                        if line.contains("following new file") || line.contains("file truncated") {
+                            consumed = 0;
+                        }
+                        log::info!("{line}");
+                    } else {
+                        consumed += bytes as u64;
+                        let ts = clock.stamp(line, now_nanos());
+                        if since.is_none_or(|s| ts >= s) {
+                            ring.push(LogLine::new(ts, source, StreamKind::File, line));
+                        }
                     }
-                    log::info!("{line}");
-                } else {
-                    consumed += bytes as u64;
-                    let ts = clock.stamp(line, now_nanos());
-                    if since.is_none_or(|s| ts >= s) {
-                        ring.push(LogLine::new(ts, source, StreamKind::File, line));
-                    }
-                }
-                ControlFlow::Continue(())
-            })
+                    ControlFlow::Continue(())
+                },
+            )
             .await;
         offset = Some(consumed);
         if session.is_closed() || result.is_err() {
@@ -150,19 +154,23 @@ pub async fn follow_journal(ctx: StreamCtx, unit: String) {
         let ring = ctx.ring.clone();
         let mut last_cursor = cursor.clone();
         let result = session
-            .exec_each(&cmd, |line, stderr| {
-                if stderr {
-                    log::warn!("journalctl {unit}: {line}");
-                } else if let Some((ts, cur, msg, level)) = parse_journal_json(line) {
-                    let mut l = LogLine::new(ts, source, StreamKind::Journal, &msg);
-                    if level.is_some() {
-                        l.level = level;
+            .follow_each_sized(
+                &cmd,
+                |q| ctx.state(if q { SourceState::Queued } else { SourceState::Live }),
+                |line, _, stderr| {
+                    if stderr {
+                        log::warn!("journalctl {unit}: {line}");
+                    } else if let Some((ts, cur, msg, level)) = parse_journal_json(line) {
+                        let mut l = LogLine::new(ts, source, StreamKind::Journal, &msg);
+                        if level.is_some() {
+                            l.level = level;
+                        }
+                        ring.push(l);
+                        last_cursor = Some(cur);
                     }
-                    ring.push(l);
-                    last_cursor = Some(cur);
-                }
-                ControlFlow::Continue(())
-            })
+                    ControlFlow::Continue(())
+                },
+            )
             .await;
         cursor = last_cursor;
         if session.is_closed() || result.is_err() {

@@ -101,6 +101,9 @@ pub enum SourceState {
     Live,
     /// The SSH connection is down; lines will be fetched from where they stopped.
     Reconnecting,
+    /// Every channel the connection keeps for followers is taken (by other log files and
+    /// units of the host); it starts when one is free.
+    Queued,
     /// The container is not running; its logs resume if it starts again.
     Stopped,
     /// The container was removed.

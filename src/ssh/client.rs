@@ -32,8 +32,13 @@ pub struct ConnectOptions {
     pub passphrase: Option<String>,
 }
 
-/// sshd's MaxSessions defaults to 10 session channels per connection; stay under it.
-pub const MAX_CONCURRENT_EXECS: usize = 8;
+/// sshd's MaxSessions defaults to 10 session channels per connection; stay under it, in two
+/// pools so that long-lived commands can never take every channel from the commands that end
+/// (deploy locks, journal writes, backups): this many for commands that end…
+pub const MAX_CONCURRENT_EXECS: usize = 5;
+/// …and this many for commands that follow until stopped (the usage sampler, `tail -F`,
+/// `journalctl -f`); a follower beyond them waits for one to end.
+pub const MAX_FOLLOWERS: usize = 4;
 
 /// An authenticated SSH connection to one host.
 pub struct SshSession {
@@ -41,6 +46,7 @@ pub struct SshSession {
     /// SHA256 fingerprint of the host key the server presented.
     pub fingerprint: String,
     pub(crate) exec_slots: Arc<Semaphore>,
+    pub(crate) follow_slots: Arc<Semaphore>,
     /// Keeps the jump host's connection open as long as this one lives.
     _jump: Option<Arc<SshSession>>,
     pub addr: String,
@@ -233,7 +239,8 @@ fn connect_target<'a>(
         Ok(SshSession {
             handle,
             fingerprint,
-            exec_slots: Arc::new(Semaphore::new(super::client::MAX_CONCURRENT_EXECS)),
+            exec_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_EXECS)),
+            follow_slots: Arc::new(Semaphore::new(MAX_FOLLOWERS)),
             _jump: jump,
             addr,
         })

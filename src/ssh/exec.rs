@@ -60,7 +60,7 @@ impl SshSession {
     /// is full, lines are dropped rather than blocking. Returns when the command exits or the
     /// receiver is gone.
     pub async fn exec_lines(&self, command: &str, tx: mpsc::Sender<ExecEvent>) -> Result<(), russh::Error> {
-        let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
+        let _slot = self.follow_slots.acquire().await.expect("semaphore never closed");
         let mut ch = self.handle.channel_open_session().await?;
         ch.exec(true, command).await?;
         let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
@@ -106,9 +106,40 @@ impl SshSession {
     pub async fn exec_each_sized(
         &self,
         command: &str,
-        mut on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
+        on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
     ) -> Result<Option<u32>, russh::Error> {
         let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
+        self.each_line(command, on_line).await
+    }
+
+    /// [`exec_each_sized`](Self::exec_each_sized) for a command that follows until stopped
+    /// (`tail -F`, `journalctl -f`): it takes one of the connection's follower channels
+    /// ([`MAX_FOLLOWERS`](super::client::MAX_FOLLOWERS)), never one the commands that end
+    /// need. When it has to wait for one, `on_queue(true)` is called, and `on_queue(false)`
+    /// once it has it.
+    pub async fn follow_each_sized(
+        &self,
+        command: &str,
+        mut on_queue: impl FnMut(bool),
+        on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<u32>, russh::Error> {
+        let _slot = match self.follow_slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => {
+                on_queue(true);
+                let slot = self.follow_slots.acquire().await.expect("semaphore never closed");
+                on_queue(false);
+                slot
+            }
+        };
+        self.each_line(command, on_line).await
+    }
+
+    async fn each_line(
+        &self,
+        command: &str,
+        mut on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<u32>, russh::Error> {
         let mut ch = self.handle.channel_open_session().await?;
         ch.exec(true, command).await?;
         let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());

@@ -161,6 +161,7 @@ fn sources_line<'a>(p: &'a LogPane, theme: &Theme) -> Line<'a> {
         let (mark, style) = match &s.state {
             SourceState::Live => ("●", theme.healthy),
             SourceState::Reconnecting => ("◌ reconnecting", theme.degraded),
+            SourceState::Queued => ("◌ queued: no free SSH channel", theme.degraded),
             SourceState::Stopped => ("■ stopped", theme.down),
             SourceState::Removed => ("✗ removed", theme.unhealthy),
             SourceState::Ended { .. } => ("○ ended", theme.muted),
