@@ -430,3 +430,22 @@ fn help_over_the_log_view_keeps_its_session_and_returns_to_it() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.screen, fleetdeck::tui::app::Screen::Logs);
 }
+
+#[test]
+fn a_time_window_asks_for_the_lines_before_the_buffer() {
+    use fleetdeck::tui::msg::Effect;
+    let mut app = log_app();
+    let now = pane(&app).now;
+    // w: last 1m, 5m, ...: each asks the session for the lines from its start
+    let minute = 60 * 1_000_000_000;
+    assert_eq!(key(&mut app, KeyCode::Char('w')), vec![Effect::BackfillLogs(pane(&app).now - minute)]);
+    let now = pane(&app).now.max(now);
+    assert_eq!(key(&mut app, KeyCode::Char('w')), vec![Effect::BackfillLogs(now - 5 * minute)]);
+    // an absolute start typed with S, the same
+    key(&mut app, KeyCode::Char('S'));
+    type_text(&mut app, "2026-11-30T09:00:00Z");
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-30T09:00:00Z").unwrap().timestamp_nanos_opt().unwrap();
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::BackfillLogs(at)]);
+    // back to all lines: nothing to read
+    assert_eq!(key(&mut app, KeyCode::Char('w')), vec![]);
+}

@@ -272,3 +272,58 @@ async fn new_replicas_join_a_followed_service_and_removed_ones_are_marked() {
     }
     assert_eq!(session.sources()[0].state, fleetdeck::logs::source::SourceState::Removed);
 }
+
+/// A session starts with the last lines of each container; a longer time window reads the
+/// lines before them (the user pressed `w` for 1h): afterwards the store holds every line from
+/// the window's start on, exactly once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_time_window_reads_the_older_lines_exactly_once() {
+    let (_tmp, sb) = sandbox(1);
+    let before_start = chrono::Utc::now().timestamp_nanos_opt().unwrap() - 1_000_000_000;
+    let name = counter(&sb, 0, "older", 50);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let profile = load_profile(&sb.profile_path);
+    let (mut fleet, mut state) = start(&profile, ConnectOptions::default());
+    wait_for(&mut fleet, &mut state, Duration::from_secs(30), "host ready", |s| s.hosts[0].ready).await;
+    let opts = LogOptions { follow: true, tail: Some(20), since: None, ring_capacity: 100_000 };
+    let mut session = LogSession::new(&profile, vec![Selector::Container { host: Some("host-1".into()), name }], opts);
+    session.sync(&state, &fleet);
+    let mut store = LogStore::new(1_000_000);
+    type Done<'a> = &'a dyn Fn(&LogSession, &LogStore) -> bool;
+    let pump = async |session: &mut LogSession,
+                      store: &mut LogStore,
+                      fleet: &mut fleetdeck::fleet::Fleet,
+                      state: &mut fleetdeck::fleet::model::FleetState,
+                      d: Duration,
+                      done: Done<'_>| {
+        let deadline = tokio::time::Instant::now() + d;
+        let mut batch = Vec::new();
+        while tokio::time::Instant::now() < deadline && !done(session, store) {
+            tokio::select! {
+                _ = session.changed() => {}
+                ev = fleet.events.recv() => if let Some(ev) = ev { state.apply(ev); },
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            session.drain(&mut batch, usize::MAX);
+            store.insert_batch(&mut batch);
+        }
+    };
+    let all = |store: &LogStore| {
+        let mut v = Vec::new();
+        store.for_each(|_, e| v.push(e.into_owned()));
+        seqs(&v)
+    };
+    pump(&mut session, &mut store, &mut fleet, &mut state, Duration::from_secs(10), &|_, st| st.len() >= 20).await;
+    let first = all(&store)[0];
+    assert!(first > 150, "the session started with the last 20 lines, from seq {first}");
+
+    assert_eq!(session.backfill(&fleet, before_start, 100_000), 1, "one container to read back");
+    assert_eq!(session.backfill(&fleet, before_start, 100_000), 0, "asked twice, read once");
+    let done = |s: &LogSession, st: &LogStore| s.backfilling() == 0 && all(st)[0] == 1;
+    pump(&mut session, &mut store, &mut fleet, &mut state, Duration::from_secs(20), &done).await;
+    let s = all(&store);
+    let last = *s.last().unwrap();
+    assert_eq!(s, (1..=last).collect::<Vec<u64>>(), "every line from the start, once, in order");
+    assert_eq!(session.backfilling(), 0, "the read finished and gave its ring back");
+    println!("{} lines before seq {first} read back; {} in all", first - 1, s.len());
+}

@@ -256,6 +256,45 @@ pub async fn follow_container(ctx: StreamCtx, id: String) {
     }
 }
 
+/// Reads container `id`'s lines from `from` up to (not including) `until` (unix nanos), at most
+/// the newest `max` of them, and hands them to `ring` in one batch: the history before what a
+/// session started with, when the user asks for a longer time window. Returns how many.
+pub async fn backfill_container(ctx: StreamCtx, id: String, from: i64, until: i64, max: usize) -> usize {
+    let Some((_, docker)) = ctx.link.current() else { return 0 };
+    let opts = LogsOptions {
+        follow: false,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        since: from.div_euclid(1_000_000_000) as i32,
+        // whole seconds, inclusive: lines of `until`'s second are read and dropped below
+        until: until.div_euclid(1_000_000_000) as i32 + 1,
+        tail: max.to_string(),
+    };
+    let mut frames = Frames::default();
+    let mut lines = Vec::new();
+    let mut stream = docker.logs(&id, Some(opts));
+    while let Some(item) = stream.next().await {
+        let (kind, bytes) = match item {
+            Ok(LogOutput::StdErr { message }) => (StreamKind::Stderr, message),
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => (StreamKind::Stdout, message),
+            Ok(LogOutput::StdIn { .. }) => continue,
+            Err(e) => {
+                log::warn!("older logs of {id}: {}", crate::docker::error_chain(&e));
+                break;
+            }
+        };
+        frames.feed(kind, &bytes, |ts, text| {
+            if ts >= from && ts < until {
+                lines.push(LogLine::new(ts, ctx.source, kind, text));
+            }
+        });
+    }
+    let n = lines.len();
+    ctx.ring.push_batch(lines);
+    n
+}
+
 /// Wait until the host has a connection other than `old`.
 pub(crate) async fn wait_new_session(ctx: &StreamCtx, old: &Arc<crate::ssh::SshSession>) {
     loop {

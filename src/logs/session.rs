@@ -2,10 +2,10 @@
 //! source feeding its own bounded ring, new replicas joining as they appear (like stern) and
 //! removed ones marked. The front end drains the rings into a `LogStore`.
 
-use super::docker_stream::{follow_container, StreamCtx};
+use super::docker_stream::{backfill_container, follow_container, StreamCtx};
 use super::exec_stream::{follow_file, follow_journal};
 use super::line::{Entry, SourceId};
-use super::ring::RingSet;
+use super::ring::{RingSet, SharedRing};
 use super::source::{Selector, SourceInfo, SourceKind, SourceState};
 use crate::config::Profile;
 use crate::fleet::model::FleetState;
@@ -42,6 +42,11 @@ pub struct LogSession {
     states_tx: mpsc::Sender<(SourceId, SourceState)>,
     states_rx: mpsc::Receiver<(SourceId, SourceState)>,
     tasks: Vec<AbortOnDrop<()>>,
+    /// Per source: the earliest timestamp drained, and how far back its history was read.
+    earliest: Vec<Option<i64>>,
+    read_from: Vec<Option<i64>>,
+    /// Reads of older lines in progress, each with the ring it fills.
+    backfills: Vec<(AbortOnDrop<usize>, SharedRing)>,
 }
 
 impl LogSession {
@@ -57,6 +62,9 @@ impl LogSession {
             states_tx,
             states_rx,
             tasks: Vec::new(),
+            earliest: Vec::new(),
+            read_from: Vec::new(),
+            backfills: Vec::new(),
         }
     }
 
@@ -90,6 +98,8 @@ impl LogSession {
                 }
                 let id = self.sources.len() as SourceId;
                 self.sources.push(SourceInfo::new(hi, &host.name, kind.clone()));
+                self.earliest.push(None);
+                self.read_from.push(self.opts.since);
                 self.by_key.insert((hi, kind.clone()), id);
                 let ctx = StreamCtx {
                     source: id,
@@ -131,7 +141,22 @@ impl LogSession {
     /// the consumer is woken again for the rest); apply state changes. Returns whether any
     /// source changed state.
     pub fn drain(&mut self, out: &mut Vec<Entry>, max: usize) -> bool {
+        let start = out.len();
         self.rings.drain_all(out, max);
+        for e in &out[start..] {
+            if let Some(t) = self.earliest.get_mut(e.source() as usize) {
+                *t = Some(t.map_or(e.ts(), |t| t.min(e.ts())));
+            }
+        }
+        // finished reads of older lines give their (empty) rings back
+        let rings = &self.rings;
+        self.backfills.retain(|(task, ring)| {
+            let done = task.0.is_finished() && ring.is_empty();
+            if done {
+                rings.remove(ring, out);
+            }
+            !done
+        });
         let mut changed = false;
         while let Ok((id, state)) = self.states_rx.try_recv() {
             if let Some(s) = self.sources.get_mut(id as usize) {
@@ -142,6 +167,44 @@ impl LogSession {
             }
         }
         changed
+    }
+
+    /// Reads the lines of every container source from `since` up to the earliest one it has
+    /// delivered (at most the newest `max` of them per source), when the session did not
+    /// start that far back: the user chose a longer time window. Lines arrive through
+    /// [`drain`](Self::drain) like the others, older than what is there. Files and journald
+    /// units are not read back. Returns how many sources are being read.
+    pub fn backfill(&mut self, fleet: &Fleet, since: i64, max: usize) -> usize {
+        let mut started = 0;
+        for (i, src) in self.sources.iter().enumerate() {
+            let SourceKind::Container { id, .. } = &src.kind else { continue };
+            let (Some(first), Some(link)) = (self.earliest[i], fleet.link(src.host)) else { continue };
+            if src.state == SourceState::Removed || first <= since || self.read_from[i].is_some_and(|f| f <= since) {
+                continue;
+            }
+            // what was read back before ends where this read starts
+            let until = self.read_from[i].map_or(first, |f| f.min(first));
+            self.read_from[i] = Some(since);
+            let ring = self.rings.add(i as SourceId, max.max(2));
+            let ctx = StreamCtx {
+                source: i as SourceId,
+                link: link.clone(),
+                ring: ring.clone(),
+                states: self.states_tx.clone(),
+                follow: false,
+                since: Some(since),
+                tail: Some(max as u64),
+            };
+            let task = tokio::spawn(backfill_container(ctx, id.clone(), since, until, max));
+            self.backfills.push((AbortOnDrop(task), ring));
+            started += 1;
+        }
+        started
+    }
+
+    /// Reads of older lines still running.
+    pub fn backfilling(&self) -> usize {
+        self.backfills.len()
     }
 
     /// Every source has ended (one-shot reads).

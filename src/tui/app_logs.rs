@@ -112,6 +112,7 @@ impl App {
                 // from an absolute start back to the sliding windows
                 p.window = if p.since.take().is_some() { 0 } else { (p.window + 1) % WINDOWS.len() };
                 p.refilter();
+                return p.window_start().map(Effect::BackfillLogs).into_iter().collect();
             }
             Action::LogSince => p.edit(LogField::Since),
             Action::LogTimestamps => p.timestamps = !p.timestamps,
@@ -147,8 +148,12 @@ impl App {
         let Some(p) = self.logs.as_mut() else { return vec![] };
         match a {
             Action::Confirm => {
+                let field = p.editing.as_ref().map(|(f, _)| *f);
                 if let Some(path) = p.commit_edit() {
                     return vec![Effect::ExportLogs(path)];
+                }
+                if field == Some(LogField::Since) && p.message.is_none() {
+                    return p.window_start().map(Effect::BackfillLogs).into_iter().collect();
                 }
             }
             Action::Cancel => p.editing = None,

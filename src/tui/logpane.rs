@@ -172,7 +172,7 @@ impl LogPane {
             exclude: (!exclude.is_empty()).then(|| exclude.to_string()),
             case_sensitive: self.case_sensitive,
             min_level: self.min_level,
-            since: self.since.or(WINDOWS[self.window].0.map(|secs| self.now - secs * 1_000_000_000)),
+            since: self.window_start(),
             // lines without a level (stack-trace continuations) stay under a level filter
             include_unleveled: true,
             ..Default::default()
@@ -219,6 +219,11 @@ impl LogPane {
     pub fn refilter(&mut self) {
         self.reapply();
         self.recompile();
+    }
+
+    /// Where the time window starts (an absolute start, or now minus the sliding window).
+    pub fn window_start(&self) -> Option<i64> {
+        self.since.or(WINDOWS[self.window].0.map(|secs| self.now - secs * 1_000_000_000))
     }
 
     /// The clock moved to `now_nanos`: a time window slides along, re-applied at most once a

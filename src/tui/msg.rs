@@ -62,6 +62,9 @@ pub enum Effect {
     CloseLogs,
     /// Write the visible log lines to this file.
     ExportLogs(String),
+    /// The log view's time window starts here: read the older lines the session did not
+    /// start with.
+    BackfillLogs(i64),
     /// Find the images present on the hosts of this service.
     ListImages(String),
     /// Read this service's release journal from its hosts.

@@ -210,6 +210,19 @@ async fn event_loop(
                     logs = Some(session);
                 }
                 Effect::CloseLogs => logs = None,
+                Effect::BackfillLogs(since) => {
+                    let (Some(session), Some(p)) = (logs.as_mut(), app.logs.as_ref()) else { continue };
+                    let room = p.store.budget().saturating_sub(p.store.len());
+                    let notice = if room == 0 {
+                        Some("the line budget is full: older lines would not be kept (--log-budget)".to_string())
+                    } else {
+                        let n = session.backfill(&fleet, since, room);
+                        (n > 0).then(|| format!("reading older lines of {n} container(s)…"))
+                    };
+                    if let Some(notice) = notice {
+                        app.update(Msg::LogNotice(notice));
+                    }
+                }
                 Effect::ExportLogs(path) => {
                     let notice = match &app.logs {
                         Some(p) => {
