@@ -536,3 +536,24 @@ fn a_queued_source_says_why_it_shows_nothing() {
     assert_eq!(y, SOURCES_ROW);
     assert_styled(&buf, (x, y), "◌ queued: no free SSH channel", theme.degraded);
 }
+
+#[test]
+fn highlight_and_search_marks_keep_the_lines_ansi_colours() {
+    let mut app = log_app();
+    let theme = default_theme();
+    // highlight a word after the coloured one, and one inside it
+    key(&mut app, KeyCode::Char('H'));
+    type_text(&mut app, "declined|RRO");
+    key(&mut app, KeyCode::Enter);
+    let buf = draw(&app, &theme);
+    let (x, y) = in_row_with(&buf, "payment declined", "ERROR payment");
+    let red = Style::new().fg(Color::Indexed(1)).add_modifier(Modifier::BOLD);
+    assert_styled(&buf, (x, y), "E", red);
+    assert_styled(&buf, (x + 1, y), "RRO", theme.filter_match.add_modifier(Modifier::BOLD));
+    assert_styled(&buf, (x + 4, y), "R", red);
+    assert_styled(&buf, (x + 6, y), "payment", theme.base);
+    assert_styled(&buf, (x + 14, y), "declined", theme.filter_match.add_modifier(Modifier::BOLD));
+    // the other coloured line, without a match, keeps its colour too
+    let (x, y) = in_row_with(&buf, "request completed", "INFO request completed");
+    assert_styled(&buf, (x, y), "INFO", Style::new().fg(Color::Indexed(2)));
+}

@@ -344,65 +344,80 @@ fn wrap_line(line: &Line, width: usize, indent: usize) -> Vec<Line<'static>> {
 }
 
 /// The text of a line: ANSI colours rendered (or stripped), highlight and search matches
-/// marked.
+/// marked over them.
 fn text_spans<'a>(p: &LogPane, theme: &Theme, text: &'a str, is_hit: bool) -> Vec<Span<'a>> {
     let base = if is_hit { theme.selection } else { theme.base };
-    let marks: Vec<(usize, usize, Style)> = {
+    let mut marks: Vec<(usize, usize, Style)> = Vec::new();
+    if p.highlight.is_some() || p.search.is_some() {
         let plain = strip_ansi(text);
-        let mut m = Vec::new();
         for (re, style) in [(&p.highlight, theme.filter_match), (&p.search, theme.selection)] {
             if let Some(re) = re {
-                m.extend(re.find_iter(&plain).map(|x| (x.start(), x.end(), style)));
+                marks.extend(re.find_iter(&plain).map(|x| (x.start(), x.end(), style.add_modifier(Modifier::BOLD))));
             }
         }
-        m
-    };
-    if !marks.is_empty() || !p.ansi || !colored(theme) {
-        // Work on the plain text so match offsets line up.
-        let plain = strip_ansi(text).into_owned();
-        let mut spans = Vec::new();
-        let mut at = 0;
-        let mut marks = marks;
         marks.sort_by_key(|m| m.0);
-        for (s, e, style) in marks {
-            if s < at {
-                continue;
+        // a mark overlapping an earlier one is left out
+        let mut drawn_to = 0;
+        marks.retain(|&(s, e, _)| {
+            let keep = s >= drawn_to;
+            if keep {
+                drawn_to = e;
             }
-            spans.push(Span::styled(plain[at..s].to_string(), base));
-            spans.push(Span::styled(plain[s..e].to_string(), style.add_modifier(Modifier::BOLD)));
-            at = e;
-        }
-        spans.push(Span::styled(plain[at..].to_string(), base));
-        return spans;
+            keep
+        });
     }
-    ansi_spans(text)
-        .into_iter()
-        .map(|(st, seg)| {
-            let mut style = base;
-            if let Some(c) = st.fg {
-                style = style.fg(ansi_color(c));
+    // runs of the text without escape sequences, each with its style
+    let runs: Vec<(Style, std::borrow::Cow<'a, str>)> = if p.ansi && colored(theme) {
+        ansi_spans(text).into_iter().map(|(st, seg)| (ansi_style(base, st), seg.into())).collect()
+    } else {
+        vec![(base, strip_ansi(text))]
+    };
+    if marks.is_empty() {
+        return runs.into_iter().map(|(style, seg)| Span::styled(seg, style)).collect();
+    }
+    // split the runs at the marks' edges; a mark's style replaces the run's inside it
+    let mut spans = Vec::new();
+    let (mut pos, mut m) = (0, 0);
+    for (style, seg) in runs {
+        let end = pos + seg.len();
+        let mut at = pos;
+        while at < end {
+            while m < marks.len() && marks[m].1 <= at {
+                m += 1;
             }
-            if let Some(c) = st.bg {
-                style = style.bg(ansi_color(c));
-            }
-            if st.bold {
-                style = style.add_modifier(Modifier::BOLD);
-            }
-            if st.italic {
-                style = style.add_modifier(Modifier::ITALIC);
-            }
-            if st.underline {
-                style = style.add_modifier(Modifier::UNDERLINED);
-            }
-            if st.dim {
-                style = style.add_modifier(Modifier::DIM);
-            }
-            if st.reverse {
-                style = style.add_modifier(Modifier::REVERSED);
-            }
-            Span::styled(seg, style)
-        })
-        .collect()
+            let (to, st) = match marks.get(m) {
+                Some(&(s, e, ms)) if s <= at => (e.min(end), ms),
+                Some(&(s, _, _)) => (s.min(end), style),
+                None => (end, style),
+            };
+            spans.push(Span::styled(seg[at - pos..to - pos].to_string(), st));
+            at = to;
+        }
+        pos = end;
+    }
+    spans
+}
+
+fn ansi_style(base: Style, st: crate::logs::line::AnsiStyle) -> Style {
+    let mut style = base;
+    if let Some(c) = st.fg {
+        style = style.fg(ansi_color(c));
+    }
+    if let Some(c) = st.bg {
+        style = style.bg(ansi_color(c));
+    }
+    for (on, m) in [
+        (st.bold, Modifier::BOLD),
+        (st.italic, Modifier::ITALIC),
+        (st.underline, Modifier::UNDERLINED),
+        (st.dim, Modifier::DIM),
+        (st.reverse, Modifier::REVERSED),
+    ] {
+        if on {
+            style = style.add_modifier(m);
+        }
+    }
+    style
 }
 
 fn ansi_color(c: AnsiColor) -> Color {
