@@ -132,12 +132,7 @@ pub fn summarize(services: &[Service], fleet: &FleetState) -> Vec<ServiceSummary
             match idx {
                 Some(i) => out[i].replicas.push(replica),
                 None => {
-                    let swarm = c.labels.get(crate::config::profile::SWARM_SERVICE_LABEL);
-                    let group = match (&c.compose_project, &c.compose_service, swarm) {
-                        (_, _, Some(swarm)) => format!("swarm/{swarm}"),
-                        (Some(p), Some(s), _) => format!("{p}/{s}"),
-                        _ => c.name.clone(),
-                    };
+                    let group = unprofiled_group(c);
                     match extra.iter_mut().find(|s| s.name == group) {
                         Some(s) => s.replicas.push(replica),
                         None => extra.push(ServiceSummary {
@@ -188,6 +183,17 @@ fn rollup(replicas: &[Replica]) -> Health {
         Health::Down
     } else {
         worst
+    }
+}
+
+/// The group a container that no profile service takes is shown in: its Swarm service
+/// (`swarm/NAME`), its compose project and service (`project/service`), or its own name.
+pub fn unprofiled_group(c: &crate::docker::model::ContainerInfo) -> String {
+    let swarm = c.labels.get(crate::config::profile::SWARM_SERVICE_LABEL);
+    match (&c.compose_project, &c.compose_service, swarm) {
+        (_, _, Some(swarm)) => format!("swarm/{swarm}"),
+        (Some(p), Some(s), _) => format!("{p}/{s}"),
+        _ => c.name.clone(),
     }
 }
 

@@ -16,6 +16,10 @@ pub enum Selector {
     Host(String),
     /// One container by name (or id prefix), optionally on one host ("host-1/web-1").
     Container { host: Option<String>, name: String },
+    /// Containers no profile service takes, in the dashboard's group of that name
+    /// ([`unprofiled_group`](crate::fleet::health::unprofiled_group): `project/service` of
+    /// compose labels, `swarm/NAME`); new ones join.
+    Group(String),
     /// Everything.
     All,
 }
@@ -52,6 +56,13 @@ impl Selector {
             Selector::Container { host: h, name } => {
                 h.as_deref().is_none_or(|h| h == host)
                     && (c.name == *name || (name.len() >= 4 && c.id.starts_with(name)))
+            }
+            Selector::Group(g) => {
+                crate::fleet::health::unprofiled_group(c) == *g
+                    && !profile
+                        .services
+                        .iter()
+                        .any(|s| s.runs_on(host) && s.matches(&c.name, |k| c.labels.get(k).cloned()))
             }
         }
     }
@@ -130,5 +141,37 @@ impl SourceInfo {
             SourceKind::Journal { unit } => format!("{host_name}:{unit}"),
         };
         SourceInfo { host, host_name: host_name.to_string(), kind, label, state: SourceState::Live }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: &str, project: &str, service: &str) -> ContainerInfo {
+        let mut c = ContainerInfo::from_inspect(Default::default());
+        c.name = name.into();
+        c.compose_project = Some(project.into());
+        c.compose_service = Some(service.into());
+        c.labels.insert("com.docker.compose.project".into(), project.into());
+        c.labels.insert("com.docker.compose.service".into(), service.into());
+        c
+    }
+
+    /// A group of containers no profile service takes (as the dashboard shows it) is followed
+    /// by its name, so replicas that start later join it too.
+    #[test]
+    fn a_group_takes_the_containers_no_profile_service_takes() {
+        let text = "name = \"p\"\n[[hosts]]\nname = \"h\"\naddress = \"x\"\n\
+                    [[services]]\nname = \"web\"\ncompose_project = \"shop\"\ncompose_service = \"web\"\n";
+        let profile = Profile::parse(std::path::Path::new("p.toml"), text).unwrap();
+        let group = Selector::Group("shop/cron".into());
+        assert!(group.takes_container(&profile, "h", &container("shop-cron-1", "shop", "cron")));
+        assert!(group.takes_container(&profile, "h", &container("shop-cron-7", "shop", "cron")), "a later replica");
+        assert!(!group.takes_container(&profile, "h", &container("shop-web-1", "shop", "web")));
+        assert!(
+            !Selector::Group("shop/web".into()).takes_container(&profile, "h", &container("shop-web-1", "shop", "web")),
+            "a profile service's container is the service's, not a group's"
+        );
     }
 }

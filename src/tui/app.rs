@@ -67,6 +67,8 @@ pub struct App {
     pub screen: Screen,
     /// The screen help was opened from (its state, a log session included, is kept).
     pub help_return: Option<Screen>,
+    /// Rows marked for the log view (a target and its label), in the order marked.
+    pub marked: Vec<(crate::logs::source::Selector, String)>,
     pub focus: Focus,
     pub filter: TextInput,
     pub filter_editing: bool,
@@ -108,6 +110,7 @@ impl App {
             keymap,
             screen: Screen::Dashboard,
             help_return: None,
+            marked: Vec::new(),
             focus: Focus::Services,
             filter: TextInput::default(),
             filter_editing: false,
@@ -508,6 +511,7 @@ impl App {
             }
             Action::Open | Action::Confirm if self.screen == Screen::Dashboard => self.open_selected(&rows),
             Action::OpenLogs => return self.open_logs(&rows),
+            Action::Mark => self.toggle_mark(&rows),
             Action::OpenDeploy => return self.open_deploy(&rows),
             Action::OpenReleases => return self.open_releases(&rows),
             Action::OpenBackups => return self.open_backups(),

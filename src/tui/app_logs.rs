@@ -8,8 +8,9 @@ use super::rows::Row;
 use crate::logs::source::Selector;
 
 impl App {
-    /// Open the log view for the selection: a host (hosts pane), a service (all its
-    /// replicas, joining new ones), a replica, or the container on the detail screen.
+    /// Open the log view: for every marked row when rows are marked (the marks are then
+    /// cleared), else for what is selected: a host (hosts pane), a service (all its replicas,
+    /// joining new ones), a replica, or the container on the detail screen.
     pub(super) fn open_logs(&mut self, rows: &[Row]) -> Vec<Effect> {
         let (selectors, title) = match &self.screen {
             Screen::Detail { host, container } => {
@@ -20,31 +21,17 @@ impl App {
                     format!("{}/{name}", h.name),
                 )
             }
-            _ if self.focus == Focus::Hosts => {
-                let Some(h) = self.fleet.hosts.get(self.host_selected) else { return vec![] };
-                (vec![Selector::Host(h.name.clone())], format!("host {}", h.name))
+            _ if !self.marked.is_empty() => {
+                let marked = std::mem::take(&mut self.marked);
+                let labels: Vec<&str> = marked.iter().map(|(_, l)| l.as_str()).collect();
+                let title = match labels.len() {
+                    1..=3 => labels.join(" + "),
+                    n => format!("{} + {} more", labels[..2].join(" + "), n - 2),
+                };
+                (marked.iter().map(|(s, _)| s.clone()).collect(), title)
             }
-            _ => match rows.get(self.selected) {
-                Some(Row::Replica(si, ri)) => {
-                    let r = &self.summaries[*si].replicas[*ri];
-                    (
-                        vec![Selector::Container { host: Some(r.host.clone()), name: r.container.clone() }],
-                        format!("{}/{}", r.host, r.container),
-                    )
-                }
-                Some(Row::Service(si)) => {
-                    let s = &self.summaries[*si];
-                    if s.configured {
-                        (vec![Selector::Service(s.name.clone())], format!("service {}", s.name))
-                    } else {
-                        let sel = s
-                            .replicas
-                            .iter()
-                            .map(|r| Selector::Container { host: Some(r.host.clone()), name: r.container.clone() })
-                            .collect();
-                        (sel, s.name.clone())
-                    }
-                }
+            _ => match self.selection(rows) {
+                Some((selector, title)) => (vec![selector], title),
                 None => return vec![],
             },
         };
@@ -54,6 +41,52 @@ impl App {
         self.screen = Screen::Logs;
         self.layout_logs();
         vec![Effect::OpenLogs(selectors)]
+    }
+
+    /// What the selected row stands for, as a log target and its label: a host (hosts pane),
+    /// a service (a group of containers no profile service takes included), a replica.
+    fn selection(&self, rows: &[Row]) -> Option<(Selector, String)> {
+        if self.focus == Focus::Hosts {
+            let h = self.fleet.hosts.get(self.host_selected)?;
+            return Some((Selector::Host(h.name.clone()), format!("host {}", h.name)));
+        }
+        match rows.get(self.selected)? {
+            Row::Replica(si, ri) => {
+                let r = &self.summaries[*si].replicas[*ri];
+                let label = format!("{}/{}", r.host, r.container);
+                Some((Selector::Container { host: Some(r.host.clone()), name: r.container.clone() }, label))
+            }
+            Row::Service(si) => {
+                let s = &self.summaries[*si];
+                if s.configured {
+                    Some((Selector::Service(s.name.clone()), format!("service {}", s.name)))
+                } else {
+                    Some((Selector::Group(s.name.clone()), s.name.clone()))
+                }
+            }
+        }
+    }
+
+    /// Marks the selected row for the log view, or unmarks it.
+    pub(super) fn toggle_mark(&mut self, rows: &[Row]) {
+        let Some((selector, label)) = self.selection(rows) else { return };
+        match self.marked.iter().position(|(s, _)| *s == selector) {
+            Some(i) => {
+                self.marked.remove(i);
+            }
+            None => self.marked.push((selector, label)),
+        }
+        let logs_key = self.keymap.keys_for(super::action::Context::Dashboard, Action::OpenLogs).into_iter().next();
+        self.flash = Some(match (self.marked.len(), logs_key) {
+            (0, _) => "no rows marked".to_string(),
+            (n, Some(k)) => format!("{n} marked: {k} opens their logs together"),
+            (n, None) => format!("{n} marked: open_logs shows them together"),
+        });
+    }
+
+    /// Whether `selector` is marked (the views show it).
+    pub fn is_marked(&self, selector: &Selector) -> bool {
+        self.marked.iter().any(|(s, _)| s == selector)
     }
 
     /// Tell the log pane how many rows it has (for paging and following).

@@ -7,11 +7,12 @@ use super::conn_style;
 use super::format::{age, clip, container_usage};
 use crate::fleet::health::Health;
 use crate::fleet::model::{ConnState, HostState};
+use crate::logs::source::Selector;
 use crate::tui::app::{App, Focus};
 use crate::tui::rows::Row as VRow;
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
@@ -126,8 +127,9 @@ fn render_hosts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.muted,
                 ),
             };
+            let marked = app.is_marked(&Selector::Host(h.name.clone()));
             let cells = vec![
-                Cell::from(h.name.clone()),
+                Cell::from(mark_line(marked, h.name.clone(), Style::default(), theme)),
                 Cell::from(Span::styled(conn_text(&h.conn, app.now), conn_style(theme, &h.conn))),
                 Cell::from(clip(&h.address, HOST_COLS[2].width as usize)),
                 Cell::from(load),
@@ -198,10 +200,14 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
             let mut images: Vec<&str> = s.replicas.iter().map(|r| r.image.as_str()).collect();
             images.sort();
             images.dedup();
+            let selector =
+                if s.configured { Selector::Service(s.name.clone()) } else { Selector::Group(s.name.clone()) };
+            let marked = app.is_marked(&selector);
             let cells = vec![
                 Cell::from(Line::from(vec![
                     Span::raw(format!("{marker} ")),
-                    Span::styled(clip(&s.name, name_width - 2), name_style),
+                    mark_span(marked, theme),
+                    Span::styled(clip(&s.name, name_width - 2 - usize::from(marked) * 2), name_style),
                 ])),
                 Cell::from(Span::styled(format!("{}/{}", s.healthy, s.total), theme.health(s.health))),
                 Cell::from(Span::styled(s.health.label(), theme.health(s.health))),
@@ -229,8 +235,20 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
             // Stale values (host unreachable) are shown, but in the "unknown" style.
             let value_style = if stale { theme.unknown } else { theme.base };
             let label = format!("{}/{}", r.host, r.container);
+            let marked = app.is_marked(&Selector::Container { host: Some(r.host.clone()), name: r.container.clone() });
             let cells = vec![
-                Cell::from(Span::styled(format!("   {}", clip(&label, name_width - 3)), value_style)),
+                Cell::from(Line::from(vec![
+                    Span::raw("  "),
+                    mark_span(marked, theme),
+                    Span::styled(
+                        format!(
+                            "{}{}",
+                            if marked { "" } else { " " },
+                            clip(&label, name_width - 3 - usize::from(marked))
+                        ),
+                        value_style,
+                    ),
+                ])),
                 Cell::from(Span::styled(c.map(|c| c.state.clone()).unwrap_or_default(), theme.muted)),
                 Cell::from(Span::styled(r.health.label(), theme.health(r.health))),
                 Cell::from(Span::styled(clip(&r.image, image_width), value_style)),
@@ -242,4 +260,17 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
             pick(cells, keep, Cell::from(Span::styled(clip(&r.reason, why_width), theme.health(r.health))))
         }
     }
+}
+
+/// `✓ ` before a row marked for the log view (nothing otherwise).
+fn mark_span(marked: bool, theme: &Theme) -> Span<'static> {
+    if marked {
+        Span::styled("✓ ", theme.filter_match.add_modifier(Modifier::BOLD))
+    } else {
+        Span::raw("")
+    }
+}
+
+fn mark_line(marked: bool, text: String, style: Style, theme: &Theme) -> Line<'static> {
+    Line::from(vec![mark_span(marked, theme), Span::styled(text, style)])
 }
