@@ -113,6 +113,14 @@ fn status_line<'a>(p: &'a LogPane, theme: &Theme, width: usize) -> Line<'a> {
     if p.json != JsonMode::Raw {
         add(format!("json {}", if p.json == JsonMode::Pretty { "pretty" } else { "fields" }), theme.accent);
     }
+    if !p.utc {
+        // timestamps in the machine's zone: say which (on a UTC machine they look the same)
+        let zone = DateTime::<Utc>::from_timestamp_nanos(p.now).with_timezone(&Local).format("UTC%:z");
+        add(format!("local time ({zone})"), theme.accent);
+    }
+    if !p.ansi {
+        add("colours stripped".into(), theme.accent);
+    }
     if p.dropped > 0 {
         add(format!("{} lines dropped (console too slow)", p.dropped), theme.warning);
     }
