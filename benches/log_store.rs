@@ -237,4 +237,23 @@ fn main() {
     let t = Instant::now();
     let hit = view.find(&store, &re, 0, true);
     println!("   find() full wrap, no hit: {:.1} ms ({hit:?})", t.elapsed().as_secs_f64() * 1e3);
+
+    // 4. Export: the filtered view, and every line, to a file.
+    println!("4. export to a file");
+    let path = std::env::temp_dir().join(format!("fleetdeck-bench-export-{}.log", std::process::id()));
+    let label = |s: u32| format!("host-{}/app-{s}", s % 3);
+    for (name, v) in
+        [("filtered view", &view), ("every line", &FilteredView::new(LogFilter::new(&FilterSpec::default()).unwrap()))]
+    {
+        let mut v = v.clone();
+        if name == "every line" {
+            v.rebuild(&store);
+        }
+        let t = Instant::now();
+        let n = fleetdeck::logs::export::export(&path, &v, &store, label, true, true).unwrap();
+        let d = t.elapsed();
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!("   {name:<14} {n:>8} lines in {:>7.1} ms ({:.0} MB)", d.as_secs_f64() * 1e3, size as f64 / 1e6);
+    }
+    let _ = std::fs::remove_file(&path);
 }

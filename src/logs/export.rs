@@ -18,7 +18,7 @@ use crate::logs::view::FilteredView;
 /// entries, a first line says so (`--- N older lines dropped (line budget B) ---`).
 /// Timestamps are UTC (`Z`) or local time with its offset; `strip` removes ANSI sequences;
 /// newlines inside a text are written as `\n`. Returns the number of lines written; errors
-/// name the path.
+/// name the path. (All at once: [`Export`] does it a slice at a time.)
 pub fn export(
     path: &Path,
     view: &FilteredView,
@@ -27,25 +27,80 @@ pub fn export(
     utc: bool,
     strip: bool,
 ) -> io::Result<usize> {
-    let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()));
-    let mut w = BufWriter::new(File::create(path).map_err(named)?);
-    let mut written = 0;
-    if let Some(notice) = store.eviction_notice() {
-        writeln!(w, "--- {notice} ---").map_err(named)?;
-        written += 1;
+    let mut job = Export::start(path, view, store, label, utc, strip)?;
+    loop {
+        if let Some(n) = job.step(store, usize::MAX)? {
+            return Ok(n);
+        }
     }
-    let mut buf = String::new();
-    let mut r = store.reader();
-    for i in 0..view.len() {
-        let Some(e) = view.abs_at(i).and_then(|abs| r.get(abs)) else { continue };
-        buf.clear();
-        format_entry_into(&mut buf, &e, &label, utc, strip);
-        buf.push('\n');
-        w.write_all(buf.as_bytes()).map_err(named)?;
-        written += 1;
+}
+
+/// An export in slices, so that a console can write a large view without stopping: the
+/// positions of the view are taken at the start, and the store must not change until it is
+/// done (the console holds new lines back meanwhile).
+pub struct Export<L: Fn(SourceId) -> String> {
+    path: std::path::PathBuf,
+    w: BufWriter<File>,
+    positions: Vec<u64>,
+    next: usize,
+    written: usize,
+    label: L,
+    utc: bool,
+    strip: bool,
+}
+
+impl<L: Fn(SourceId) -> String> Export<L> {
+    /// Creates the file and writes the eviction notice; `label` names a source.
+    pub fn start(
+        path: &Path,
+        view: &FilteredView,
+        store: &LogStore,
+        label: L,
+        utc: bool,
+        strip: bool,
+    ) -> io::Result<Self> {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()));
+        let mut w = BufWriter::new(File::create(path).map_err(named)?);
+        let mut written = 0;
+        if let Some(notice) = store.eviction_notice() {
+            writeln!(w, "--- {notice} ---").map_err(named)?;
+            written += 1;
+        }
+        let positions: Vec<u64> = (0..view.len()).filter_map(|i| view.abs_at(i)).collect();
+        Ok(Export { path: path.to_path_buf(), w, positions, next: 0, written, label, utc, strip })
     }
-    w.flush().map_err(named)?;
-    Ok(written)
+
+    /// Writes up to `max` more lines; returns the number written in all once done.
+    pub fn step(&mut self, store: &LogStore, max: usize) -> io::Result<Option<usize>> {
+        let path = self.path.clone();
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()));
+        let mut buf = String::new();
+        let mut r = store.reader();
+        let end = self.next.saturating_add(max).min(self.positions.len());
+        for &abs in &self.positions[self.next..end] {
+            let Some(e) = r.get(abs) else { continue };
+            buf.clear();
+            format_entry_into(&mut buf, &e, &self.label, self.utc, self.strip);
+            buf.push('\n');
+            self.w.write_all(buf.as_bytes()).map_err(named)?;
+            self.written += 1;
+        }
+        self.next = end;
+        if self.next < self.positions.len() {
+            return Ok(None);
+        }
+        self.w.flush().map_err(named)?;
+        Ok(Some(self.written))
+    }
+
+    /// Lines of the view written so far, and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.next, self.positions.len())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// One entry as [`export`] writes it, without the newline (also for copying to a clipboard).
@@ -299,5 +354,26 @@ mod tests {
         for not_obj in ["plain text", "[1,2]", "{broken", "\"str\"", ""] {
             assert_eq!(format_json(not_obj, None), None, "{not_obj}");
         }
+    }
+
+    #[test]
+    fn an_export_in_slices_writes_what_one_at_once_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, view) = build(3, "");
+        let whole = dir.path().join("whole.log");
+        let n = export(&whole, &view, &store, label, true, true).unwrap();
+        let sliced = dir.path().join("sliced.log");
+        let mut job = Export::start(&sliced, &view, &store, label, true, true).unwrap();
+        let mut steps = 0;
+        let total = loop {
+            steps += 1;
+            assert!(job.progress().0 <= job.progress().1);
+            if let Some(total) = job.step(&store, 1).unwrap() {
+                break total;
+            }
+        };
+        assert_eq!((total, steps), (n, 3), "one line a step, the eviction notice at the start");
+        assert_eq!(std::fs::read_to_string(&sliced).unwrap(), std::fs::read_to_string(&whole).unwrap());
+        assert_eq!(job.path(), sliced.as_path());
     }
 }

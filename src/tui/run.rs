@@ -11,7 +11,7 @@ use crate::config::hosts::resolve_hosts;
 use crate::config::Profile;
 use crate::fleet::worker::WorkerConfig;
 use crate::fleet::Fleet;
-use crate::logs::export::export;
+use crate::logs::export::Export;
 use crate::logs::session::{LogOptions, LogSession};
 use crate::ssh::ConnectOptions;
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -19,6 +19,12 @@ use futures::StreamExt;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Lines an export writes per turn of the event loop (~25 ms): a large export never stops the
+/// console; new log lines wait in their buffers until it is done.
+const EXPORT_SLICE: usize = 50_000;
+
+type Exporting = Export<Box<dyn Fn(u32) -> String>>;
 
 /// At most this often a redraw (about 30 frames a second) while data streams in.
 const FRAME: Duration = Duration::from_millis(33);
@@ -131,6 +137,7 @@ async fn event_loop(
     let mut hup_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
 
     let mut logs: Option<LogSession> = None;
+    let mut exporting: Option<Exporting> = None;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut urgent = true;
     while !app.should_quit {
@@ -182,12 +189,33 @@ async fn event_loop(
                 super::applog::flush();
                 app.update(Msg::Tick(chrono::Utc::now()))
             }
+            // an export in progress: one slice a turn, the store unchanged meanwhile
+            _ = std::future::ready(()), if exporting.is_some() => {
+                let job = exporting.as_mut().expect("checked by the guard");
+                let step = match app.logs.as_ref() {
+                    Some(p) => job.step(&p.store, EXPORT_SLICE),
+                    None => Err(std::io::Error::other("the log view was closed")),
+                };
+                let finished = !matches!(step, Ok(None));
+                let notice = match step {
+                    Ok(None) => {
+                        let (done, all) = job.progress();
+                        format!("exporting to {}: {done} of {all} lines…", job.path().display())
+                    }
+                    Ok(Some(n)) => format!("exported {n} lines to {}", job.path().display()),
+                    Err(e) => format!("export stopped: {e}"),
+                };
+                if finished {
+                    exporting = None;
+                }
+                app.update(Msg::LogNotice(notice))
+            }
             _ = async {
                 match logs.as_mut() {
                     Some(s) => s.changed().await,
                     None => std::future::pending().await,
                 }
-            } => {
+            }, if exporting.is_none() => {
                 let session = logs.as_mut().expect("only polled with a session");
                 let mut entries = Vec::new();
                 let changed = session.drain(&mut entries, LOG_BATCH);
@@ -224,18 +252,21 @@ async fn event_loop(
                     }
                 }
                 Effect::ExportLogs(path) => {
-                    let notice = match &app.logs {
-                        Some(p) => {
-                            let labels: Vec<String> = p.sources.iter().map(|s| s.label.clone()).collect();
-                            let label = |id: u32| labels.get(id as usize).cloned().unwrap_or_else(|| "?".into());
-                            match export(Path::new(&path), &p.view, &p.store, label, p.utc, true) {
-                                Ok(n) => format!("exported {n} lines to {path}"),
-                                Err(e) => e.to_string(),
-                            }
+                    let Some(p) = app.logs.as_ref() else { continue };
+                    if let Some(job) = &exporting {
+                        let notice = format!("an export to {} is still running", job.path().display());
+                        app.update(Msg::LogNotice(notice));
+                        continue;
+                    }
+                    let labels: Vec<String> = p.sources.iter().map(|s| s.label.clone()).collect();
+                    let label: Box<dyn Fn(u32) -> String> =
+                        Box::new(move |id| labels.get(id as usize).cloned().unwrap_or_else(|| "?".into()));
+                    match Export::start(Path::new(&path), &p.view, &p.store, label, p.utc, true) {
+                        Ok(job) => exporting = Some(job),
+                        Err(e) => {
+                            app.update(Msg::LogNotice(e.to_string()));
                         }
-                        None => continue,
-                    };
-                    app.update(Msg::LogNotice(notice));
+                    }
                 }
                 // started above
                 Effect::ListImages(_)
