@@ -153,6 +153,37 @@ fn headless_logs_read_a_file_to_its_end_and_filter_by_the_times_it_states() {
     assert_eq!(lines[0]["stream"], "file");
     let first = chrono::DateTime::parse_from_rfc3339(lines[0]["timestamp"].as_str().unwrap()).unwrap();
     assert_eq!(first.timestamp(), (now - chrono::Duration::minutes(3)).timestamp(), "the stated time, to the second");
+    // --since without --tail reads the whole file, not only its last 100 lines
+    let busy = sb.dir.join("busy.log");
+    let half_hour_ago = now - chrono::Duration::minutes(30);
+    for i in 0..150 {
+        append(&busy, &clf(half_hour_ago + chrono::Duration::seconds(i), &format!("/req-{i}")));
+    }
+    // and a last line without its newline yet
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&busy)
+        .unwrap()
+        .write_all(b"2026-11-30T08:00:00Z unfinished")
+        .unwrap();
+    let busy_profile = file_profile(&sb, &busy);
+    let out = Command::new(bin())
+        .args(["logs", "--profile"])
+        .arg(&busy_profile)
+        .args(["app", "--since", "1h"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.contains("GET /req-")).count(), 150, "{text}");
+    let out = Command::new(bin()).args(["logs", "--profile"]).arg(&busy_profile).arg("app").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unfinished"), "the unfinished last line is read too");
+    // a path tail cannot read: named, exit status 1
+    let dir_profile = file_profile(&sb, &sb.dir);
+    let out = Command::new(bin()).args(["logs", "--profile"]).arg(&dir_profile).arg("app").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("tail exited with status 1"), "{err}");
+
     // a file that does not exist: the command ends and says so
     let missing = sb.dir.join("missing.log");
     let profile_missing = file_profile(&sb, &missing);

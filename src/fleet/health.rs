@@ -97,7 +97,11 @@ pub fn replica_health(host: &HostState, c: &ContainerInfo) -> (Health, String) {
 
 fn first_line(s: &str) -> &str {
     let line = s.lines().next().unwrap_or("");
-    &line[..line.len().min(120)]
+    let mut n = line.len().min(120);
+    while !line.is_char_boundary(n) {
+        n -= 1;
+    }
+    &line[..n]
 }
 
 /// Group every container of the fleet into services: the profile's first, then the rest by

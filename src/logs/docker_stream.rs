@@ -256,11 +256,18 @@ pub async fn follow_container(ctx: StreamCtx, id: String) {
     }
 }
 
-/// Reads container `id`'s lines from `from` up to (not including) `until` (unix nanos), at most
+/// Reads container `id`'s lines from `from` up to (not including) `until` (unix nanos), keeps
 /// the newest `max` of them, and hands them to `ring` in one batch: the history before what a
-/// session started with, when the user asks for a longer time window. Returns how many.
-pub async fn backfill_container(ctx: StreamCtx, id: String, from: i64, until: i64, max: usize) -> usize {
-    let Some((_, docker)) = ctx.link.current() else { return 0 };
+/// session started with, when the user asks for a longer time window. Returns how many, or
+/// why it could not read them.
+pub async fn backfill_container(
+    ctx: StreamCtx,
+    id: String,
+    from: i64,
+    until: i64,
+    max: usize,
+) -> Result<usize, String> {
+    let (_, docker) = ctx.link.current().ok_or("not connected")?;
     let opts = LogsOptions {
         follow: false,
         stdout: true,
@@ -269,30 +276,31 @@ pub async fn backfill_container(ctx: StreamCtx, id: String, from: i64, until: i6
         since: from.div_euclid(1_000_000_000) as i32,
         // whole seconds, inclusive: lines of `until`'s second are read and dropped below
         until: until.div_euclid(1_000_000_000) as i32 + 1,
-        tail: max.to_string(),
+        // Docker applies a tail before the time range: take the range and keep the newest here
+        tail: "all".into(),
     };
     let mut frames = Frames::default();
-    let mut lines = Vec::new();
+    let mut lines = std::collections::VecDeque::new();
     let mut stream = docker.logs(&id, Some(opts));
     while let Some(item) = stream.next().await {
         let (kind, bytes) = match item {
             Ok(LogOutput::StdErr { message }) => (StreamKind::Stderr, message),
             Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => (StreamKind::Stdout, message),
             Ok(LogOutput::StdIn { .. }) => continue,
-            Err(e) => {
-                log::warn!("older logs of {id}: {}", crate::docker::error_chain(&e));
-                break;
-            }
+            Err(e) => return Err(crate::docker::error_chain(&e)),
         };
         frames.feed(kind, &bytes, |ts, text| {
             if ts >= from && ts < until {
-                lines.push(LogLine::new(ts, ctx.source, kind, text));
+                if lines.len() == max {
+                    lines.pop_front();
+                }
+                lines.push_back(LogLine::new(ts, ctx.source, kind, text));
             }
         });
     }
     let n = lines.len();
     ctx.ring.push_batch(lines);
-    n
+    Ok(n)
 }
 
 /// Wait until the host has a connection other than `old`.

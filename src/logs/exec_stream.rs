@@ -55,6 +55,8 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
             }
             ctx.state(SourceState::Ended { reason: "no such file (tail -F keeps watching for it)".into() });
         }
+        // with --since and no tail, the whole file: the times the lines state decide
+        let from_start = ctx.since.is_some() && ctx.tail.is_none();
         let start = match offset {
             Some(o) if size >= 0 && (o as i64) > size => {
                 ctx.ring.push_gap(Gap {
@@ -67,6 +69,7 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
                 0
             }
             Some(o) => o,
+            None if from_start => 0,
             None => (size.max(0) as u64).saturating_sub(tail_bytes),
         };
         let mut consumed = start;
@@ -80,7 +83,14 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
         let result = session
             .follow_each_sized(
                 &cmd,
-                |q| ctx.state(if q { SourceState::Queued } else { SourceState::Live }),
+                !ctx.follow,
+                |q| {
+                    if q {
+                        ctx.state(SourceState::Queued)
+                    } else if size >= 0 {
+                        ctx.state(SourceState::Live)
+                    }
+                },
                 |line, bytes, stderr| {
                     if stderr {
                         // tail's own notices ("has been replaced; following new file")
@@ -106,7 +116,12 @@ pub async fn follow_file(ctx: StreamCtx, path: String) {
             continue;
         }
         if !ctx.follow {
-            ctx.state(SourceState::Ended { reason: READ_TO_THE_END.into() });
+            let reason = match result {
+                Ok(Some(0)) => READ_TO_THE_END.to_string(),
+                Ok(Some(code)) => format!("tail exited with status {code} (see the console log)"),
+                _ => "tail ended without an exit status".to_string(),
+            };
+            ctx.state(SourceState::Ended { reason });
             return;
         }
         // tail exited by itself (killed on the host?): try again shortly.
@@ -156,6 +171,7 @@ pub async fn follow_journal(ctx: StreamCtx, unit: String) {
         let result = session
             .follow_each_sized(
                 &cmd,
+                false,
                 |q| ctx.state(if q { SourceState::Queued } else { SourceState::Live }),
                 |line, _, stderr| {
                     if stderr {

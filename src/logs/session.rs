@@ -11,6 +11,7 @@ use crate::config::Profile;
 use crate::fleet::model::FleetState;
 use crate::fleet::worker::AbortOnDrop;
 use crate::fleet::Fleet;
+use futures::FutureExt;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -32,6 +33,13 @@ impl Default for LogOptions {
     }
 }
 
+struct Backfill {
+    task: AbortOnDrop<Result<usize, String>>,
+    ring: SharedRing,
+    source: usize,
+    read_from_before: Option<i64>,
+}
+
 pub struct LogSession {
     profile: Profile,
     pub selectors: Vec<Selector>,
@@ -45,8 +53,9 @@ pub struct LogSession {
     /// Per source: the earliest timestamp drained, and how far back its history was read.
     earliest: Vec<Option<i64>>,
     read_from: Vec<Option<i64>>,
-    /// Reads of older lines in progress, each with the ring it fills.
-    backfills: Vec<(AbortOnDrop<usize>, SharedRing)>,
+    /// Reads of older lines in progress: the task, the ring it fills, its source and what that
+    /// source's `read_from` was before (restored when the read fails).
+    backfills: Vec<Backfill>,
 }
 
 impl LogSession {
@@ -148,14 +157,19 @@ impl LogSession {
                 *t = Some(t.map_or(e.ts(), |t| t.min(e.ts())));
             }
         }
-        // finished reads of older lines give their (empty) rings back
-        let rings = &self.rings;
-        self.backfills.retain(|(task, ring)| {
-            let done = task.0.is_finished() && ring.is_empty();
-            if done {
-                rings.remove(ring, out);
+        // finished reads of older lines give their (empty) rings back; a failed one can be
+        // asked for again
+        let (rings, read_from) = (&self.rings, &mut self.read_from);
+        self.backfills.retain_mut(|b| {
+            if !(b.task.0.is_finished() && b.ring.is_empty()) {
+                return true;
             }
-            !done
+            if let Some(Ok(Err(e)) | Err(e)) = (&mut b.task.0).now_or_never().map(|r| r.map_err(|e| e.to_string())) {
+                log::warn!("older lines of source {}: {e}", b.source);
+                read_from[b.source] = b.read_from_before;
+            }
+            rings.remove(&b.ring, out);
+            false
         });
         let mut changed = false;
         while let Ok((id, state)) = self.states_rx.try_recv() {
@@ -175,17 +189,26 @@ impl LogSession {
     /// [`drain`](Self::drain) like the others, older than what is there. Files and journald
     /// units are not read back. Returns how many sources are being read.
     pub fn backfill(&mut self, fleet: &Fleet, since: i64, max: usize) -> usize {
-        let mut started = 0;
-        for (i, src) in self.sources.iter().enumerate() {
+        let wanted: Vec<usize> = (0..self.sources.len())
+            .filter(|&i| {
+                let src = &self.sources[i];
+                matches!(src.kind, SourceKind::Container { .. })
+                    && src.state != SourceState::Removed
+                    && fleet.link(src.host).is_some()
+                    && self.earliest[i].is_some_and(|first| first > since)
+                    && self.read_from[i].is_none_or(|f| f > since)
+            })
+            .collect();
+        // the room the line budget has, shared by the sources read
+        let per_source = (max / wanted.len().max(1)).max(1);
+        for &i in &wanted {
+            let (src, first) = (&self.sources[i], self.earliest[i].expect("filtered above"));
             let SourceKind::Container { id, .. } = &src.kind else { continue };
-            let (Some(first), Some(link)) = (self.earliest[i], fleet.link(src.host)) else { continue };
-            if src.state == SourceState::Removed || first <= since || self.read_from[i].is_some_and(|f| f <= since) {
-                continue;
-            }
+            let link = fleet.link(src.host).expect("filtered above");
             // what was read back before ends where this read starts
             let until = self.read_from[i].map_or(first, |f| f.min(first));
-            self.read_from[i] = Some(since);
-            let ring = self.rings.add(i as SourceId, max.max(2));
+            let read_from_before = self.read_from[i].replace(since);
+            let ring = self.rings.add(i as SourceId, per_source.max(2));
             let ctx = StreamCtx {
                 source: i as SourceId,
                 link: link.clone(),
@@ -193,13 +216,12 @@ impl LogSession {
                 states: self.states_tx.clone(),
                 follow: false,
                 since: Some(since),
-                tail: Some(max as u64),
+                tail: None,
             };
-            let task = tokio::spawn(backfill_container(ctx, id.clone(), since, until, max));
-            self.backfills.push((AbortOnDrop(task), ring));
-            started += 1;
+            let task = AbortOnDrop(tokio::spawn(backfill_container(ctx, id.clone(), since, until, per_source)));
+            self.backfills.push(Backfill { task, ring, source: i, read_from_before });
         }
-        started
+        wanted.len()
     }
 
     /// Reads of older lines still running.

@@ -9,7 +9,11 @@ use chrono::{DateTime, NaiveDateTime};
 /// `…+01:00`; `2026-11-30 08:00:00.123 UTC` or `… +0100`, as PostgreSQL writes), or in the
 /// first brackets of an access log (`[30/Nov/2026:08:00:00 +0000]`, nginx and Apache).
 pub fn stated_time(line: &str) -> Option<i64> {
-    let head = &line[..line.len().min(200)];
+    let mut n = line.len().min(200);
+    while !line.is_char_boundary(n) {
+        n -= 1;
+    }
+    let head = &line[..n];
     leading(head).or_else(|| bracketed(head)).and_then(|t| t.timestamp_nanos_opt())
 }
 
@@ -38,21 +42,30 @@ fn bracketed(head: &str) -> Option<DateTime<chrono::FixedOffset>> {
     DateTime::parse_from_str(&head[open + 1..close], "%d/%b/%Y:%H:%M:%S %z").ok()
 }
 
-/// Timestamps for one file's lines: the time a line states, else the last stated one (a
-/// continuation stays with the line it continues), else the time it was read.
+/// How long after a line that states its time a line without one still counts as its
+/// continuation.
+const CONTINUATION: i64 = 2_000_000_000;
+
+/// Timestamps for one file's lines: the time a line states, else the last stated one when
+/// that line was read moments before (a continuation stays with the line it continues), else
+/// the time it was read.
 #[derive(Debug, Default)]
 pub struct FileClock {
-    last: Option<i64>,
+    /// The last stated time, and when its line was read.
+    last: Option<(i64, i64)>,
 }
 
 impl FileClock {
     pub fn stamp(&mut self, line: &str, read_at: i64) -> i64 {
         match stated_time(line) {
             Some(t) => {
-                self.last = Some(t);
+                self.last = Some((t, read_at));
                 t
             }
-            None => self.last.unwrap_or(read_at),
+            None => match self.last {
+                Some((t, at)) if read_at - at < CONTINUATION => t,
+                _ => read_at,
+            },
         }
     }
 }
@@ -82,6 +95,8 @@ mod tests {
             ("plain text", None),
             ("", None),
             ("1234", None),
+            // a character across the 200th byte
+            (&format!("{}é and more", "x".repeat(199)), None),
         ] {
             assert_eq!(stated_time(line), want, "{line}");
         }
@@ -94,5 +109,8 @@ mod tests {
         assert_eq!(c.stamp("2026-11-30T08:00:00Z ERROR boom", 99), T);
         assert_eq!(c.stamp("    at frame 1", 100), T);
         assert_eq!(c.stamp("2026-11-30T08:00:01Z next", 101), T + 1_000_000_000);
+        // a line without a time read long after is not a continuation: it gets its read time
+        let later = 101 + 60_000_000_000;
+        assert_eq!(c.stamp("unrelated, a minute later", later), later);
     }
 }

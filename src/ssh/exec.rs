@@ -109,17 +109,20 @@ impl SshSession {
         on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
     ) -> Result<Option<u32>, russh::Error> {
         let _slot = self.exec_slots.acquire().await.expect("semaphore never closed");
-        self.each_line(command, on_line).await
+        self.each_line(command, true, on_line).await
     }
 
     /// [`exec_each_sized`](Self::exec_each_sized) for a command that follows until stopped
     /// (`tail -F`, `journalctl -f`): it takes one of the connection's follower channels
     /// ([`MAX_FOLLOWERS`](super::client::MAX_FOLLOWERS)), never one the commands that end
     /// need. When it has to wait for one, `on_queue(true)` is called, and `on_queue(false)`
-    /// once it has it.
+    /// once it has it. A last line without a newline is handed over when the command ends
+    /// only with `unfinished_last_line` (a reader that resumes at a byte offset would read it
+    /// again, completed, after an interruption).
     pub async fn follow_each_sized(
         &self,
         command: &str,
+        unfinished_last_line: bool,
         mut on_queue: impl FnMut(bool),
         on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
     ) -> Result<Option<u32>, russh::Error> {
@@ -132,12 +135,13 @@ impl SshSession {
                 slot
             }
         };
-        self.each_line(command, on_line).await
+        self.each_line(command, unfinished_last_line, on_line).await
     }
 
     async fn each_line(
         &self,
         command: &str,
+        unfinished_last_line: bool,
         mut on_line: impl FnMut(&str, usize, bool) -> std::ops::ControlFlow<()>,
     ) -> Result<Option<u32>, russh::Error> {
         let mut ch = self.handle.channel_open_session().await?;
@@ -159,7 +163,15 @@ impl SshSession {
             }
             if stop {
                 let _ = ch.close().await;
-                break;
+                return Ok(status);
+            }
+        }
+        if unfinished_last_line {
+            for (buf, stderr) in [(out_buf, false), (err_buf, true)] {
+                if !buf.is_empty() {
+                    let text = String::from_utf8_lossy(&buf).trim_end_matches('\r').to_string();
+                    let _ = on_line(&text, buf.len(), stderr);
+                }
             }
         }
         Ok(status)

@@ -368,10 +368,11 @@ impl App {
                 self.on_backup_done(ok, summary)
             }
             Msg::LogNotice(text) => {
-                if let Some(pane) = self.logs.as_mut() {
-                    pane.message = Some(text);
-                    self.dirty = true;
+                match self.logs.as_mut() {
+                    Some(pane) => pane.message = Some(text),
+                    None => self.flash = Some(text),
                 }
+                self.dirty = true;
                 vec![]
             }
             Msg::Logs { entries, sources, dropped } => {

@@ -38,6 +38,16 @@ fn log_msg(session: &LogSession, entries: Vec<crate::logs::line::Entry>, sources
     Msg::Logs { entries, sources: sources_changed.then(|| session.sources().to_vec()), dropped: session.dropped() }
 }
 
+/// Ends an export whose log view went away (its positions belong to that view's store).
+fn stop_export(exporting: &mut Option<Exporting>, app: &mut App) {
+    if let Some(job) = exporting.take() {
+        let (done, all) = job.progress();
+        let notice =
+            format!("export to {} stopped after {done} of {all} lines: the log view closed", job.path().display());
+        app.update(Msg::LogNotice(notice));
+    }
+}
+
 /// Restores the terminal when dropped, whatever the reason.
 struct TerminalGuard;
 
@@ -232,12 +242,16 @@ async fn event_loop(
             match effect {
                 Effect::RetryHost(h) => fleet.retry(h),
                 Effect::OpenLogs(selectors) => {
+                    stop_export(&mut exporting, &mut app);
                     let mut session = LogSession::new(&profile, selectors, LogOptions::default());
                     session.sync(&app.fleet, &fleet);
                     app.update(log_msg(&session, Vec::new(), true));
                     logs = Some(session);
                 }
-                Effect::CloseLogs => logs = None,
+                Effect::CloseLogs => {
+                    logs = None;
+                    stop_export(&mut exporting, &mut app);
+                }
                 Effect::BackfillLogs(since) => {
                     let (Some(session), Some(p)) = (logs.as_mut(), app.logs.as_ref()) else { continue };
                     let room = p.store.budget().saturating_sub(p.store.len());
