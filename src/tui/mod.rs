@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod app;
+mod app_help;
 mod app_logs;
 mod app_palette;
 pub mod applog;
