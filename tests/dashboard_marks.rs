@@ -70,3 +70,28 @@ fn without_marks_the_selected_row_is_opened() {
     let effects = key(&mut app, KeyCode::Char('l'));
     assert_eq!(effects, vec![Effect::OpenLogs(vec![Selector::Service("web".into())])]);
 }
+
+/// A service that runs outside Docker (only log files in the profile) is listed for its logs,
+/// with no health of its own, and does not count against "services healthy".
+#[test]
+fn a_service_outside_docker_is_listed_for_its_logs_without_a_health() {
+    use std::path::Path;
+    let text = format!(
+        "{}\n[[services]]\nname = \"nginx\"\nlog_files = [\"/var/log/nginx/access.log\"]\n",
+        profile_toml(false)
+    );
+    let profile = fleetdeck::config::Profile::parse(Path::new("shop-prod.toml"), &text).unwrap();
+    let mut app = App::new(&profile, false, fleet(), keymap());
+    app.now = now();
+    let theme = default_theme();
+    let buf = draw(&app, &theme, 120, 32);
+    let row = row_text(&buf, row_with(&buf, "nginx"));
+    assert!(row.contains(" logs ") && !row.contains("down") && !row.contains("unknown"), "{row:?}");
+    let (x, y) = word_in_row_with(&buf, "nginx", "logs");
+    assert_styled(&buf, (x, y), "logs", theme.muted);
+    let title = row_text(&buf, 0);
+    assert!(title.contains("0/3 services healthy"), "nginx has no health to count: {title:?}");
+    // and l opens its log file
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(key(&mut app, KeyCode::Char('l')), vec![Effect::OpenLogs(vec![Selector::Service("nginx".into())])]);
+}

@@ -325,5 +325,8 @@ async fn a_longer_time_window_reads_the_older_lines_exactly_once() {
     let last = *s.last().unwrap();
     assert_eq!(s, (1..=last).collect::<Vec<u64>>(), "every line from the start, once, in order");
     assert_eq!(session.backfilling(), 0, "the read finished and gave its ring back");
+    let report = session.backfill_report().expect("a report once the reads are done");
+    assert_eq!(report, format!("read {} older lines of 1 container(s)", first - 1));
+    assert_eq!(session.backfill_report(), None, "reported once");
     println!("{} lines before seq {first} read back; {} in all", first - 1, s.len());
 }

@@ -49,6 +49,9 @@ pub struct ServiceSummary {
     pub name: String,
     /// Declared in the profile (false: containers grouped by their compose labels or name).
     pub configured: bool,
+    /// A profile service that runs outside Docker: it names only log files or journald
+    /// units, so it has no replicas and no health of its own.
+    pub logs_only: bool,
     pub health: Health,
     pub healthy: usize,
     pub total: usize,
@@ -112,6 +115,7 @@ pub fn summarize(services: &[Service], fleet: &FleetState) -> Vec<ServiceSummary
         .map(|s| ServiceSummary {
             name: s.name.clone(),
             configured: true,
+            logs_only: false,
             health: Health::Down,
             healthy: 0,
             total: 0,
@@ -142,6 +146,7 @@ pub fn summarize(services: &[Service], fleet: &FleetState) -> Vec<ServiceSummary
                         None => extra.push(ServiceSummary {
                             name: group,
                             configured: false,
+                            logs_only: false,
                             health: Health::Down,
                             healthy: 0,
                             total: 0,
@@ -158,6 +163,14 @@ pub fn summarize(services: &[Service], fleet: &FleetState) -> Vec<ServiceSummary
         s.total = s.replicas.len();
         s.healthy = s.replicas.iter().filter(|r| r.health == Health::Healthy).count();
         s.health = rollup(&s.replicas);
+    }
+    for (s, svc) in out.iter_mut().zip(services) {
+        let no_containers =
+            svc.compose_project.is_none() && svc.compose_service.is_none() && svc.container_name.is_none();
+        if s.replicas.is_empty() && no_containers && (!svc.log_files.is_empty() || !svc.journald_units.is_empty()) {
+            s.logs_only = true;
+            s.health = Health::Unknown;
+        }
     }
     out
 }
@@ -249,5 +262,17 @@ mod tests {
         // a plain compose container still matches by its compose labels
         let compose = |k: &str| (k == "com.docker.compose.service").then(|| "web".to_string());
         assert!(web.matches("shop-web-1", compose));
+    }
+
+    #[test]
+    fn a_service_outside_docker_has_no_health_of_its_own() {
+        let text = "name = \"p\"\n[[hosts]]\nname = \"h\"\naddress = \"10.0.0.1\"\n\
+                    [[services]]\nname = \"web\"\ncompose_service = \"web\"\n\
+                    [[services]]\nname = \"nginx\"\nlog_files = [\"/var/log/nginx/access.log\"]\n";
+        let profile = crate::config::Profile::parse(std::path::Path::new("p.toml"), text).unwrap();
+        let fleet = FleetState::new(vec![crate::fleet::model::HostState::new("h", "10.0.0.1")]);
+        let out = summarize(&profile.services, &fleet);
+        assert_eq!((out[0].name.as_str(), out[0].logs_only, out[0].health), ("web", false, Health::Down));
+        assert_eq!((out[1].name.as_str(), out[1].logs_only, out[1].health), ("nginx", true, Health::Unknown));
     }
 }

@@ -56,6 +56,10 @@ pub struct LogSession {
     /// Reads of older lines in progress: the task, the ring it fills, its source and what that
     /// source's `read_from` was before (restored when the read fails).
     backfills: Vec<Backfill>,
+    /// Lines read back and failures since the reads started, for [`backfill_report`].
+    ///
+    /// [`backfill_report`]: LogSession::backfill_report
+    backfill_done: (usize, usize, Vec<String>),
 }
 
 impl LogSession {
@@ -74,6 +78,7 @@ impl LogSession {
             earliest: Vec::new(),
             read_from: Vec::new(),
             backfills: Vec::new(),
+            backfill_done: (0, 0, Vec::new()),
         }
     }
 
@@ -159,14 +164,22 @@ impl LogSession {
         }
         // finished reads of older lines give their (empty) rings back; a failed one can be
         // asked for again
-        let (rings, read_from) = (&self.rings, &mut self.read_from);
+        let (rings, read_from, done) = (&self.rings, &mut self.read_from, &mut self.backfill_done);
         self.backfills.retain_mut(|b| {
             if !(b.task.0.is_finished() && b.ring.is_empty()) {
                 return true;
             }
-            if let Some(Ok(Err(e)) | Err(e)) = (&mut b.task.0).now_or_never().map(|r| r.map_err(|e| e.to_string())) {
-                log::warn!("older lines of source {}: {e}", b.source);
-                read_from[b.source] = b.read_from_before;
+            match (&mut b.task.0).now_or_never().map(|r| r.map_err(|e| e.to_string())) {
+                Some(Ok(Ok(n))) => {
+                    done.0 += n;
+                    done.1 += 1;
+                }
+                Some(Ok(Err(e)) | Err(e)) => {
+                    log::warn!("older lines of source {}: {e}", b.source);
+                    read_from[b.source] = b.read_from_before;
+                    done.2.push(e);
+                }
+                None => {}
             }
             rings.remove(&b.ring, out);
             false
@@ -222,6 +235,20 @@ impl LogSession {
             self.backfills.push(Backfill { task, ring, source: i, read_from_before });
         }
         wanted.len()
+    }
+
+    /// Once every read of older lines has finished: what they brought (`read 120 older lines
+    /// of 2 containers`, and any failure); `None` while one runs or after it was reported.
+    pub fn backfill_report(&mut self) -> Option<String> {
+        if !self.backfills.is_empty() || (self.backfill_done.1 == 0 && self.backfill_done.2.is_empty()) {
+            return None;
+        }
+        let (lines, sources, errors) = std::mem::take(&mut self.backfill_done);
+        let mut text = format!("read {lines} older lines of {sources} container(s)");
+        if let Some(e) = errors.first() {
+            text.push_str(&format!("; {} could not be read: {e}", errors.len()));
+        }
+        Some(text)
     }
 
     /// Reads of older lines still running.

@@ -109,6 +109,7 @@ mod tests {
 
     fn svc(name: &str, health: Health, replicas: &[(&str, &str)]) -> ServiceSummary {
         ServiceSummary {
+            logs_only: false,
             name: name.into(),
             configured: true,
             health,

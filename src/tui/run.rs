@@ -229,7 +229,12 @@ async fn event_loop(
                 let session = logs.as_mut().expect("only polled with a session");
                 let mut entries = Vec::new();
                 let changed = session.drain(&mut entries, LOG_BATCH);
-                app.update(log_msg(session, entries, changed))
+                let report = session.backfill_report();
+                let mut effects = app.update(log_msg(session, entries, changed));
+                if let Some(report) = report {
+                    effects.extend(app.update(Msg::LogNotice(report)));
+                }
+                effects
             }
             _ = tokio::time::sleep_until(next_frame), if app.dirty => vec![],
         };

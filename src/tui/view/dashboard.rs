@@ -209,8 +209,14 @@ fn service_row<'a>(app: &'a App, theme: &Theme, row: VRow, keep: &[usize], why_w
                     mark_span(marked, theme),
                     Span::styled(clip(&s.name, name_width - 2 - usize::from(marked) * 2), name_style),
                 ])),
-                Cell::from(Span::styled(format!("{}/{}", s.healthy, s.total), theme.health(s.health))),
-                Cell::from(Span::styled(s.health.label(), theme.health(s.health))),
+                Cell::from(match s.logs_only {
+                    true => Span::styled("logs", theme.muted),
+                    false => Span::styled(format!("{}/{}", s.healthy, s.total), theme.health(s.health)),
+                }),
+                Cell::from(match s.logs_only {
+                    true => Span::styled("-", theme.muted),
+                    false => Span::styled(s.health.label(), theme.health(s.health)),
+                }),
                 Cell::from(clip(&images.join(", "), image_width)),
                 Cell::from(""),
                 Cell::from(""),

@@ -113,6 +113,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn render_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let connected = app.fleet.hosts.iter().filter(|h| h.conn.is_connected()).count();
     let total = app.fleet.hosts.len();
+    // services that run outside Docker (log files only) have no health to count
+    let with_health = app.summaries.iter().filter(|s| !s.logs_only).count();
     let healthy = app.summaries.iter().filter(|s| s.health == Health::Healthy).count();
     let mut spans = vec![
         Span::styled(" fleetdeck ", theme.title),
@@ -122,8 +124,8 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if connected == total { theme.healthy } else { theme.degraded },
         ),
         Span::styled(
-            format!("· {healthy}/{} services healthy ", app.summaries.len()),
-            if healthy == app.summaries.len() { theme.healthy } else { theme.degraded },
+            format!("· {healthy}/{with_health} services healthy "),
+            if healthy == with_health { theme.healthy } else { theme.degraded },
         ),
     ];
     if app.read_only {
