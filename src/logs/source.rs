@@ -134,6 +134,18 @@ pub struct SourceInfo {
 }
 
 impl SourceInfo {
+    /// The label for a line's prefix: a file by its name only (`host-1:access.log`; the
+    /// sources line and exports keep the whole path).
+    pub fn short_label(&self) -> std::borrow::Cow<'_, str> {
+        match &self.kind {
+            SourceKind::File { path } => {
+                let name = path.rsplit('/').find(|p| !p.is_empty()).unwrap_or(path);
+                format!("{}:{name}", self.host_name).into()
+            }
+            _ => self.label.as_str().into(),
+        }
+    }
+
     pub fn new(host: usize, host_name: &str, kind: SourceKind) -> SourceInfo {
         let label = match &kind {
             SourceKind::Container { name, .. } => format!("{host_name}/{name}"),
@@ -173,5 +185,16 @@ mod tests {
             !Selector::Group("shop/web".into()).takes_container(&profile, "h", &container("shop-web-1", "shop", "web")),
             "a profile service's container is the service's, not a group's"
         );
+    }
+
+    #[test]
+    fn a_file_is_shown_by_its_name_in_line_prefixes() {
+        let f = SourceInfo::new(0, "host-1", SourceKind::File { path: "/var/log/nginx/access.log".into() });
+        assert_eq!(
+            (f.label.as_str(), f.short_label().as_ref()),
+            ("host-1:/var/log/nginx/access.log", "host-1:access.log")
+        );
+        let c = SourceInfo::new(0, "host-1", SourceKind::Container { id: "abc".into(), name: "web-1".into() });
+        assert_eq!(c.short_label(), "host-1/web-1");
     }
 }

@@ -369,6 +369,13 @@ impl LogPane {
     pub fn label(&self, source: u32) -> &str {
         self.sources.get(source as usize).map(|s| s.label.as_str()).unwrap_or("?")
     }
+
+    /// The label in a line's prefix ([`SourceInfo::short_label`]).
+    ///
+    /// [`SourceInfo::short_label`]: crate::logs::source::SourceInfo::short_label
+    pub fn short_label(&self, source: u32) -> std::borrow::Cow<'_, str> {
+        self.sources.get(source as usize).map_or("?".into(), |s| s.short_label())
+    }
 }
 
 /// How far the entry that was at absolute position `abs` moved up when a batch went in at

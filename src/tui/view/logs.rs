@@ -207,7 +207,7 @@ fn ts_text(nanos: i64, utc: bool) -> String {
 /// is laid out from the newest entry upwards, so entries taking several rows (pretty JSON,
 /// wrapped lines) never push the newest off the bottom.
 fn body_lines<'a>(p: &'a LogPane, theme: &Theme, width: usize, height: usize) -> Vec<Line<'a>> {
-    let label_width = p.sources.iter().map(|s| s.label.chars().count()).max().unwrap_or(8).min(28);
+    let label_width = p.sources.iter().map(|s| s.short_label().chars().count()).max().unwrap_or(8).min(28);
     let hit = p.search_hit();
     let rows_of = |index: usize| -> Vec<Line<'a>> {
         p.view
@@ -271,7 +271,7 @@ fn entry_rows<'a>(
     if p.timestamps {
         prefix.push(Span::styled(format!("{} ", ts_text(l.ts, p.utc)), theme.muted));
     }
-    let label = clip(p.label(l.source), label_width);
+    let label = clip(&p.short_label(l.source), label_width);
     prefix.push(Span::styled(format!("{label:<label_width$} "), source_style(theme, l.source)));
     prefix.push(if l.stream == StreamKind::Stderr { Span::styled("! ", theme.error) } else { Span::raw("│ ") });
     prefix.push(level_badge(l.level, theme));
