@@ -256,17 +256,16 @@ pub async fn follow_container(ctx: StreamCtx, id: String) {
     }
 }
 
-/// Reads container `id`'s lines from `from` up to (not including) `until` (unix nanos), keeps
-/// the newest `max` of them, and hands them to `ring` in one batch: the history before what a
-/// session started with, when the user asks for a longer time window. Returns how many, or
-/// why it could not read them.
+/// Reads container `id`'s lines from `from` up to (not including) `until` (unix nanos) and
+/// keeps the newest `max` of them: the history before what a session started with, when the
+/// user asks for a longer time window. Returns them, or why it could not read them.
 pub async fn backfill_container(
-    ctx: StreamCtx,
-    id: String,
+    ctx: &StreamCtx,
+    id: &str,
     from: i64,
     until: i64,
     max: usize,
-) -> Result<usize, String> {
+) -> Result<std::collections::VecDeque<LogLine>, String> {
     let (_, docker) = ctx.link.current().ok_or("not connected")?;
     let opts = LogsOptions {
         follow: false,
@@ -281,7 +280,7 @@ pub async fn backfill_container(
     };
     let mut frames = Frames::default();
     let mut lines = std::collections::VecDeque::new();
-    let mut stream = docker.logs(&id, Some(opts));
+    let mut stream = docker.logs(id, Some(opts));
     while let Some(item) = stream.next().await {
         let (kind, bytes) = match item {
             Ok(LogOutput::StdErr { message }) => (StreamKind::Stderr, message),
@@ -298,9 +297,7 @@ pub async fn backfill_container(
             }
         });
     }
-    let n = lines.len();
-    ctx.ring.push_batch(lines);
-    Ok(n)
+    Ok(lines)
 }
 
 /// Wait until the host has a connection other than `old`.

@@ -11,7 +11,6 @@ use crate::config::Profile;
 use crate::fleet::model::FleetState;
 use crate::fleet::worker::AbortOnDrop;
 use crate::fleet::Fleet;
-use futures::FutureExt;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -34,7 +33,10 @@ impl Default for LogOptions {
 }
 
 struct Backfill {
-    task: AbortOnDrop<Result<usize, String>>,
+    /// Held to abort the read with the session.
+    _task: AbortOnDrop<()>,
+    /// What the read brought, set after its lines are in the ring.
+    result: std::sync::Arc<std::sync::Mutex<Option<Result<usize, String>>>>,
     ring: SharedRing,
     source: usize,
     read_from_before: Option<i64>,
@@ -166,20 +168,18 @@ impl LogSession {
         // asked for again
         let (rings, read_from, done) = (&self.rings, &mut self.read_from, &mut self.backfill_done);
         self.backfills.retain_mut(|b| {
-            if !(b.task.0.is_finished() && b.ring.is_empty()) {
-                return true;
-            }
-            match (&mut b.task.0).now_or_never().map(|r| r.map_err(|e| e.to_string())) {
-                Some(Ok(Ok(n))) => {
+            let result = b.result.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let Some(result) = result.filter(|_| b.ring.is_empty()) else { return true };
+            match result {
+                Ok(n) => {
                     done.0 += n;
                     done.1 += 1;
                 }
-                Some(Ok(Err(e)) | Err(e)) => {
+                Err(e) => {
                     log::warn!("older lines of source {}: {e}", b.source);
                     read_from[b.source] = b.read_from_before;
                     done.2.push(e);
                 }
-                None => {}
             }
             rings.remove(&b.ring, out);
             false
@@ -231,8 +231,21 @@ impl LogSession {
                 since: Some(since),
                 tail: None,
             };
-            let task = AbortOnDrop(tokio::spawn(backfill_container(ctx, id.clone(), since, until, per_source)));
-            self.backfills.push(Backfill { task, ring, source: i, read_from_before });
+            let result = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let (id, slot) = (id.clone(), result.clone());
+            let task = AbortOnDrop(tokio::spawn(async move {
+                // the lines first, then the result: the session takes the ring back only once
+                // it has both
+                let read = backfill_container(&ctx, &id, since, until, per_source).await;
+                let got = read.map(|lines| {
+                    let n = lines.len();
+                    ctx.ring.push_batch(lines);
+                    n
+                });
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(got);
+                ctx.ring.wake();
+            }));
+            self.backfills.push(Backfill { _task: task, result, ring, source: i, read_from_before });
         }
         wanted.len()
     }
