@@ -1,6 +1,6 @@
 //! fleetdeck: a terminal operations console for Docker fleets reached over SSH.
 //!
-//! The engine (`config`, `ssh`, `docker`, `fleet`, `logs`, `deploy`, `backup`, `sandbox`)
+//! The engine (`config`, `ssh`, `docker`, `fleet`, `logs`, `deploy`, `backup`, `sandbox`, `text`)
 //! never imports ratatui or crossterm; `tui` and `cli` are thin front ends over it.
 
 pub mod backup;
@@ -12,4 +12,5 @@ pub mod fleet;
 pub mod logs;
 pub mod sandbox;
 pub mod ssh;
+pub mod text;
 pub mod tui;

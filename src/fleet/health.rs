@@ -99,12 +99,7 @@ pub fn replica_health(host: &HostState, c: &ContainerInfo) -> (Health, String) {
 }
 
 fn first_line(s: &str) -> &str {
-    let line = s.lines().next().unwrap_or("");
-    let mut n = line.len().min(120);
-    while !line.is_char_boundary(n) {
-        n -= 1;
-    }
-    &line[..n]
+    crate::text::head(s.lines().next().unwrap_or(""), 120)
 }
 
 /// Group every container of the fleet into services: the profile's first, then the rest by

@@ -9,11 +9,7 @@ use chrono::{DateTime, NaiveDateTime};
 /// `…+01:00`; `2026-11-30 08:00:00.123 UTC` or `… +0100`, as PostgreSQL writes), or in the
 /// first brackets of an access log (`[30/Nov/2026:08:00:00 +0000]`, nginx and Apache).
 pub fn stated_time(line: &str) -> Option<i64> {
-    let mut n = line.len().min(200);
-    while !line.is_char_boundary(n) {
-        n -= 1;
-    }
-    let head = &line[..n];
+    let head = crate::text::head(line, 200);
     leading(head).or_else(|| bracketed(head)).and_then(|t| t.timestamp_nanos_opt())
 }
 
