@@ -330,3 +330,57 @@ async fn a_longer_time_window_reads_the_older_lines_exactly_once() {
     assert_eq!(session.backfill_report(), None, "reported once");
     println!("{} lines before seq {first} read back; {} in all", first - 1, s.len());
 }
+
+/// A container writing as fast as it can, its lines through SSH into a store at the default
+/// chunk size: enough of them that most chunks are packed, and every line still reads back
+/// exactly once, in order, through the packed chunks (and a filter over them finds them all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_read_back_exactly_once_from_packed_chunks() {
+    let (_tmp, sb) = sandbox(1);
+    let full = format!("{}-packed", sb.prefix);
+    let pad = "x".repeat(100);
+    let script = format!("i=0; while :; do i=$((i+1)); echo \"seq=$i level=info msg=request path=/api/items/$i {pad}\"; done");
+    let out = sb
+        .docker(0)
+        .args(["run", "-d", "--name", &full, "--network", "host", "--entrypoint", "/bin/sh"])
+        .args(["fleetdeck-demo/worker:v1", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let profile = load_profile(&sb.profile_path);
+    let (mut fleet, mut state) = start(&profile, ConnectOptions::default());
+    wait_for(&mut fleet, &mut state, Duration::from_secs(30), "host ready", |s| s.hosts[0].ready).await;
+    let opts = LogOptions { follow: true, tail: None, since: None, ring_capacity: 2_000_000 };
+    let selector = Selector::Container { host: Some("host-1".into()), name: full };
+    let mut session = LogSession::new(&profile, vec![selector], opts);
+    session.sync(&state, &fleet);
+    let mut store = LogStore::new(1_000_000);
+    let mut batch = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // ~1.5 MB of records: more than 20 chunks of 64 KiB
+    while store.len() < 10_000 && tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            _ = session.changed() => {}
+            ev = fleet.events.recv() => if let Some(ev) = ev { state.apply(ev); },
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        session.drain(&mut batch, usize::MAX);
+        store.insert_batch(&mut batch);
+    }
+    let (_, packed, _) = store.packing_stats();
+    assert!(packed >= 10, "{packed} chunks packed for {} lines", store.len());
+    let mut lines = Vec::new();
+    store.for_each(|_, e| lines.push(e.into_owned()));
+    let s = seqs(&lines);
+    let last = *s.last().unwrap();
+    assert_eq!(s, (1..=last).collect::<Vec<u64>>(), "every line once, in order, from packed chunks");
+    assert!(lines.iter().all(|e| e.as_line().is_some_and(|l| l.text.ends_with(pad.as_str()))), "texts intact");
+    // a filter over the packed store: every seq ending in 7
+    let spec = fleetdeck::logs::filter::FilterSpec { include: Some(r"seq=\d*7 ".into()), ..Default::default() };
+    let mut view = fleetdeck::logs::view::FilteredView::new(fleetdeck::logs::filter::LogFilter::new(&Default::default()).unwrap());
+    view.set_filter(fleetdeck::logs::filter::LogFilter::new(&spec).unwrap(), &store);
+    assert_eq!(view.len() as u64, (last + 3) / 10);
+    // the store holds less than the texts alone (the plain tail of 8 chunks included)
+    let text: usize = lines.iter().filter_map(|e| e.as_line()).map(|l| l.text.len()).sum();
+    assert!(store.bytes_held() < text, "{} bytes held for {text} bytes of text", store.bytes_held());
+}
