@@ -339,7 +339,8 @@ async fn lines_read_back_exactly_once_from_packed_chunks() {
     let (_tmp, sb) = sandbox(1);
     let full = format!("{}-packed", sb.prefix);
     let pad = "x".repeat(100);
-    let script = format!("i=0; while :; do i=$((i+1)); echo \"seq=$i level=info msg=request path=/api/items/$i {pad}\"; done");
+    let script =
+        format!("i=0; while :; do i=$((i+1)); echo \"seq=$i level=info msg=request path=/api/items/$i {pad}\"; done");
     let out = sb
         .docker(0)
         .args(["run", "-d", "--name", &full, "--network", "host", "--entrypoint", "/bin/sh"])
@@ -377,7 +378,8 @@ async fn lines_read_back_exactly_once_from_packed_chunks() {
     assert!(lines.iter().all(|e| e.as_line().is_some_and(|l| l.text.ends_with(pad.as_str()))), "texts intact");
     // a filter over the packed store: every seq ending in 7
     let spec = fleetdeck::logs::filter::FilterSpec { include: Some(r"seq=\d*7 ".into()), ..Default::default() };
-    let mut view = fleetdeck::logs::view::FilteredView::new(fleetdeck::logs::filter::LogFilter::new(&Default::default()).unwrap());
+    let mut view =
+        fleetdeck::logs::view::FilteredView::new(fleetdeck::logs::filter::LogFilter::new(&Default::default()).unwrap());
     view.set_filter(fleetdeck::logs::filter::LogFilter::new(&spec).unwrap(), &store);
     assert_eq!(view.len() as u64, (last + 3) / 10);
     // the store holds less than the texts alone (the plain tail of 8 chunks included)

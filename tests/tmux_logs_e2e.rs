@@ -184,6 +184,26 @@ fn follow_filter_pause_and_export_logs_in_a_real_terminal() {
     // q closes the log view: back to the dashboard; q again quits.
     tmux.send(&["q"]);
     tmux.wait_for("the dashboard again", 60, |s| s.contains("Hosts (2)") && !s.contains("Logs · "));
+
+    // m marks the web service, tab to the hosts, m marks host-1: l opens both in one view
+    tmux.send(&["m"]);
+    tmux.wait_for("web marked", 60, |s| s.lines().any(|l| l.contains("✓ web")));
+    tmux.send(&["Tab"]);
+    tmux.send(&["m"]);
+    tmux.wait_for("host-1 marked", 60, |s| s.lines().any(|l| l.contains("✓ host-1")));
+    tmux.send(&["l"]);
+    let screen = tmux.wait_for("the marked targets' logs", 60, |s| {
+        s.contains("Logs · service web + host host-1") && log_rows(s).len() > 3
+    });
+    assert!(screen.contains("host-2/"), "the web service's other replica is in it:\n{screen}");
+    // help over the log view, and back to it
+    tmux.send(&["?"]);
+    tmux.wait_for("help", 60, |s| s.contains("Help: keys"));
+    tmux.send(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.wait_for("the same log view again", 60, |s| s.contains("Logs · service web + host host-1"));
+    tmux.send(&["q"]);
+    tmux.wait_for("the dashboard again", 60, |s| s.contains("Hosts (2)") && !s.contains("Logs · "));
     tmux.send(&["q"]);
     let screen = tmux.wait_for("exit", 60, |s| s.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
